@@ -1,0 +1,74 @@
+"""Make throw-away plugin distributions that Python's entry-point machinery really finds.
+
+``make_distribution`` writes modules plus a ``NAME-VERSION.dist-info`` folder (METADATA and
+entry_points.txt) into a folder; putting that folder on ``PYTHONPATH`` installs the plugin as far
+as ``importlib.metadata.entry_points(group="zoo")`` is concerned, exactly as pip would.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+
+def make_distribution(
+    site: Path, name: str, version: str, modules: dict[str, str], entry_points: dict[str, str]
+) -> Path:
+    """Write ``modules`` ({module name: source}) and a dist-info declaring ``entry_points``."""
+    site.mkdir(parents=True, exist_ok=True)
+    for module, source in modules.items():
+        (site / f"{module}.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n", encoding="utf-8")
+    lines = "".join(f"{key} = {value}\n" for key, value in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[zoo]\n{lines}", encoding="utf-8")
+    return site
+
+
+def run_zoo(*args: str, site: Path | None = None, env: dict[str, str] | None = None,
+            stdin: str | bytes | None = None, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the ``zoo`` CLI as a user does, in a fresh interpreter, optionally with ``site`` added."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
+    full_env.update(env or {})
+    if site is not None:
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), full_env.get("PYTHONPATH")]))
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    return subprocess.run(
+        [sys.executable, "-m", "zoo", *args], input=data, capture_output=True, env=full_env,
+        cwd=cwd, timeout=timeout,
+    )
+
+
+CNN_PLUGIN = '''
+from pydantic import BaseModel, ConfigDict, Field
+from zoo import hookimpl
+
+
+class BagConfig(BaseModel):
+    """Mean of embeddings (a test encoder)."""
+
+    model_config = ConfigDict(extra="forbid")
+    scale: float = Field(1.0, gt=0)
+
+
+def build_bag(config, input_size):
+    import torch
+
+    class Bag(torch.nn.Module):
+        output_size = input_size
+
+        def forward(self, x, lengths):
+            mask = (torch.arange(x.size(1))[None, :] < lengths[:, None]).unsqueeze(2)
+            return config.scale * (x * mask).sum(1) / lengths[:, None]
+
+    return Bag()
+
+
+@hookimpl
+def register_components(registry):
+    registry.register("encoder", "bag", config=BagConfig, factory=build_bag)
+'''

@@ -1,0 +1,133 @@
+"""Plugins through the real entry-point machinery: discovery, origin, isolation, conflicts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from plugin_packages import CNN_PLUGIN, make_distribution, run_zoo
+
+
+def components(result) -> dict[tuple[str, str], dict]:
+    assert result.returncode == 0, result.stderr.decode()
+    return {(row["kind"], row["name"]): row for row in json.loads(result.stdout)}
+
+
+def test_builtins_come_through_the_entry_point_group():
+    rows = components(run_zoo("list", "--json"))
+    for key in [("tokenizer", "words"), ("tokenizer", "whitespace"), ("encoder", "rnn"),
+                ("encoder", "gru"), ("encoder", "lstm"), ("head", "mlp"), ("head", "linear")]:
+        assert rows[key]["distribution"] == "zoo"
+        assert rows[key]["plugin"].startswith("builtin-")
+
+
+def test_third_party_component_is_listed_with_its_distribution_and_validated(tmp_path):
+    site = make_distribution(tmp_path / "site", "zoo-bag", "1.2.3", {"zoo_bag": CNN_PLUGIN},
+                             {"bag": "zoo_bag"})
+    row = components(run_zoo("list", "--json", site=site))[("encoder", "bag")]
+    assert (row["plugin"], row["distribution"], row["version"]) == ("bag", "zoo-bag", "1.2.3")
+    assert row["description"] == "Mean of embeddings (a test encoder)."
+
+    shown = run_zoo("show", "bag", "--json", site=site)
+    assert json.loads(shown.stdout)["fields"][0]["field"] == "scale"
+
+    schema = json.loads(run_zoo("schema", site=site).stdout)
+    assert "BagEncoderSpec" in schema["$defs"]
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("model:\n  encoder: {type: bag, scale: -1}\n")
+    bad = run_zoo("validate", str(spec), site=site)
+    assert bad.returncode == 2
+    assert b"model.encoder.scale: Input should be greater than 0" in bad.stderr
+    spec.write_text("model:\n  encoder: {type: bag, scale: 2}\n")
+    assert run_zoo("validate", str(spec), site=site).returncode == 0
+
+
+def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_works(tmp_path):
+    site = make_distribution(tmp_path / "site", "zoo-broken", "0.1", {"zoo_broken": "raise ImportError('no numpy 3')"},
+                             {"broken": "zoo_broken"})
+    result = run_zoo("list", "--json", site=site)
+    assert ("encoder", "lstm") in components(result)
+    assert b"plugin broken: failed to load: ImportError: no numpy 3" in result.stderr
+    plugins = {p["name"]: p for p in json.loads(run_zoo("plugins", "--json", site=site).stdout)}
+    assert "no numpy 3" in plugins["broken"]["error"]
+
+    strict = run_zoo("list", site=site, env={"ZOO_STRICT_PLUGINS": "1"})
+    assert strict.returncode == 2
+    assert b"ZOO_STRICT_PLUGINS" in strict.stderr and b"Traceback" not in strict.stderr
+
+    disabled = run_zoo("list", site=site, env={"ZOO_DISABLE_PLUGINS": "broken"})
+    assert disabled.returncode == 0 and b"broken" not in disabled.stderr
+
+
+def test_a_spec_needing_a_broken_plugins_component_names_the_plugin(tmp_path):
+    site = make_distribution(tmp_path / "site", "zoo-broken", "0.1", {"zoo_broken": "raise RuntimeError('boom')"},
+                             {"broken": "zoo_broken"})
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("model:\n  encoder: cnn\n")
+    result = run_zoo("validate", str(spec), site=site)
+    assert result.returncode == 2
+    assert b"unknown encoder 'cnn'" in result.stderr
+    assert b"plugins that failed to load, which may provide it: broken: failed to load: RuntimeError: boom" in result.stderr
+
+
+def test_a_plugin_whose_registration_raises_is_isolated(tmp_path):
+    source = CNN_PLUGIN.replace(
+        'registry.register("encoder", "bag", config=BagConfig, factory=build_bag)',
+        'registry.register("encoder", "bag", config=BagConfig, factory=build_bag)\n    raise ValueError("half-way")',
+    )
+    site = make_distribution(tmp_path / "site", "zoo-half", "0.1", {"zoo_half": source}, {"half": "zoo_half"})
+    result = run_zoo("list", "--json", site=site)
+    rows = components(result)
+    assert ("encoder", "bag") not in rows  # its partial registration is undone
+    assert b"register_components failed: ValueError: half-way" in result.stderr
+
+
+def test_two_plugins_registering_one_name_are_named_both(tmp_path):
+    site = make_distribution(tmp_path / "site", "zoo-bag", "1.0", {"zoo_bag": CNN_PLUGIN}, {"bag": "zoo_bag"})
+    make_distribution(site, "zoo-bag-too", "2.0", {"zoo_bag_too": CNN_PLUGIN}, {"bag-too": "zoo_bag_too"})
+    result = run_zoo("plugins", "--json", site=site)
+    errors = [p["error"] for p in json.loads(result.stdout) if p["error"]]
+    assert len(errors) == 1
+    assert "encoder 'bag' is registered twice: by plugin bag (zoo-bag 1.0) and by plugin bag-too (zoo-bag-too 2.0)" in errors[0]
+
+
+def test_a_plugin_shadowing_a_builtin_needs_override(tmp_path):
+    shadow = CNN_PLUGIN.replace('"encoder", "bag"', '"encoder", "lstm"')
+    site = make_distribution(tmp_path / "site", "zoo-shadow", "1.0", {"zoo_shadow": shadow}, {"shadow": "zoo_shadow"})
+    result = run_zoo("list", "--json", site=site)
+    assert components(result)[("encoder", "lstm")]["distribution"] == "zoo"
+    assert b"encoder 'lstm' is registered twice" in result.stderr
+
+    overriding = shadow.replace("factory=build_bag)", "factory=build_bag, override=True)")
+    site2 = make_distribution(tmp_path / "site2", "zoo-shadow", "1.0", {"zoo_shadow": overriding}, {"shadow": "zoo_shadow"})
+    assert components(run_zoo("list", "--json", site=site2))[("encoder", "lstm")]["distribution"] == "zoo-shadow"
+
+
+def test_duplicate_entry_point_names_are_reported_not_skipped(tmp_path):
+    site = make_distribution(tmp_path / "site", "zoo-one", "1.0", {"zoo_one": CNN_PLUGIN}, {"same": "zoo_one"})
+    other = CNN_PLUGIN.replace('"bag"', '"bag2"')
+    make_distribution(site, "zoo-two", "1.0", {"zoo_two": other}, {"same": "zoo_two"})
+    plugins = json.loads(run_zoo("plugins", "--json", site=site).stdout)
+    errors = [p["error"] for p in plugins if p["error"]]
+    assert errors and "plugin name 'same' is used by both" in errors[0]
+
+
+def test_a_bad_config_model_is_reported(tmp_path):
+    source = CNN_PLUGIN.replace("config=BagConfig", "config=dict")
+    site = make_distribution(tmp_path / "site", "zoo-bad", "1.0", {"zoo_bad": source}, {"bad": "zoo_bad"})
+    result = run_zoo("list", site=site)
+    assert result.returncode == 0
+    assert b"not a pydantic BaseModel subclass" in result.stderr
+
+
+@pytest.mark.parametrize("how", ["env", "flag"])
+def test_a_module_loads_as_a_plugin_without_installing(tmp_path, how):
+    (tmp_path / "devplug.py").write_text(CNN_PLUGIN)
+    env = {"PYTHONPATH": str(tmp_path)}
+    if how == "env":
+        result = run_zoo("list", "--json", env={**env, "ZOO_PLUGINS": "devplug"})
+    else:
+        result = run_zoo("-p", "devplug", "list", "--json", env=env)
+    assert components(result)[("encoder", "bag")]["plugin"] == "devplug"

@@ -1,0 +1,149 @@
+"""Specs: formats, overrides, round trips, and every mistake a user can make in one."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from plugin_packages import run_zoo
+from zoo.errors import SpecError
+from zoo.rundir import dump_spec
+from zoo.spec import apply_overrides, list_recipes, load_spec, spec_schema
+
+
+def problems(source, overrides=None) -> list[tuple[str, str]]:
+    with pytest.raises(SpecError) as info:
+        load_spec(source, overrides)
+    return info.value.problems
+
+
+def test_every_shipped_recipe_validates():
+    assert "imdb-lstm" in list_recipes()
+    for name in list_recipes():
+        assert load_spec(name).name == name
+
+
+def test_spec_round_trip_is_identical(tmp_path):
+    spec = load_spec("imdb-lstm", ["model.encoder.bidirectional=true", "train.clip_grad_norm=1.5"])
+    dumped = dump_spec(spec)
+    for suffix, write in [(".yaml", yaml.safe_dump), (".json", json.dumps)]:
+        path = tmp_path / f"again{suffix}"
+        path.write_text(write(dumped))
+        assert load_spec(path) == spec
+    assert load_spec(dumped) == spec
+    assert load_spec(spec) == spec
+
+
+def test_toml_spec(tmp_path):
+    path = tmp_path / "spec.toml"
+    path.write_text('name = "t"\n[model.encoder]\ntype = "gru"\nhidden_size = 8\n[train]\nepochs = 2\n')
+    spec = load_spec(path)
+    assert (spec.model.encoder.type, spec.model.encoder.hidden_size, spec.train.epochs) == ("gru", 8, 2)
+
+
+def test_overrides_use_dotted_paths_and_yaml_scalars():
+    spec = load_spec("imdb-lstm", ["model.encoder.type=gru", "train.epochs=3", "train.optimizer.lr=5e-4",
+                                   "model.head.hidden_sizes=[32, 16]", "data.limit=200"])
+    assert spec.model.encoder.type == "gru" and spec.model.encoder.hidden_size == 64
+    assert spec.train.epochs == 3 and spec.train.optimizer.lr == 5e-4
+    assert spec.model.head.hidden_sizes == [32, 16] and spec.data.limit == 200
+
+
+def test_a_component_may_be_given_by_bare_name():
+    spec = load_spec({"model": {"encoder": "gru", "head": "linear"}, "tokenizer": "whitespace"})
+    assert spec.model.encoder.type == "gru" and spec.model.encoder.hidden_size == 64
+    assert apply_overrides({"model": {"encoder": "gru"}}, ["model.encoder.hidden_size=8"]) == {
+        "model": {"encoder": {"type": "gru", "hidden_size": 8}}
+    }
+
+
+def test_unknown_component_names_kind_names_and_nearest_match():
+    [(path, message)] = problems({"model": {"encoder": {"type": "lsmt"}}})
+    assert path == "model.encoder"
+    assert message == "unknown encoder 'lsmt'; registered encoders: gru, lstm, rnn. Did you mean 'lstm'?"
+
+
+def test_misspelt_field_gets_its_path_and_the_valid_fields():
+    [(path, message)] = problems({"model": {"encoder": {"type": "lstm", "hiden_size": 3}}})
+    assert path == "model.encoder.hiden_size"
+    assert message.startswith("unknown field; did you mean 'hidden_size'? Valid fields: hidden_size, num_layers")
+
+
+def test_every_problem_is_reported_at_once():
+    found = problems({"model": {"encoder": {"type": "lstm", "hidden_size": -3}}, "train": {"epochs": "many"}})
+    assert found == [
+        ("model.encoder.hidden_size", "Input should be greater than 0 (got -3)"),
+        ("train.epochs", "Input should be a valid integer, unable to parse string as an integer (got 'many')"),
+    ]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "is empty"),
+    ("model: [1, 2\n", "malformed YAML"),
+    ("- a\n- b\n", "a spec must be a mapping of sections, not list"),
+    ("model: !!python/object/apply:os.system ['touch pwned']\n", "malformed YAML"),
+])
+def test_malformed_files(tmp_path, text, expected):
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    [(_, message)] = problems(path)
+    assert expected in message
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_binary_garbage_and_unknown_suffix(tmp_path):
+    garbage = tmp_path / "spec.yaml"
+    garbage.write_bytes(b"\xff\xfe\x00garbage\x81")
+    assert "not UTF-8" in problems(garbage)[0][1]
+    other = tmp_path / "spec.ini"
+    other.write_text("[x]")
+    assert "unknown spec format '.ini'" in problems(other)[0][1]
+
+
+def test_missing_file_suggests_recipes():
+    [(_, message)] = problems("imdb-lstn")
+    assert "no spec file 'imdb-lstn' and no recipe of that name" in message
+    assert "Did you mean recipe 'imdb-lstm'?" in message
+
+
+def test_bad_override():
+    assert "must look like section.field=value" in problems("imdb-lstm", ["train.epochs"])[0][1]
+    assert problems("imdb-lstm", ["train.epochs.x=1"])[0][0] == "train.epochs"
+
+
+def test_schema_holds_every_registered_component():
+    schema = spec_schema()
+    text = json.dumps(schema)
+    for name in ("LstmEncoderSpec", "GruEncoderSpec", "RnnEncoderSpec", "MlpHeadSpec", "LinearHeadSpec",
+                 "WordsTokenizerSpec", "WhitespaceTokenizerSpec"):
+        assert name in schema["$defs"]
+    assert '"discriminator"' in text
+
+
+# --- the same mistakes through the CLI: one message, exit status 2, no traceback ---------------
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("model:\n  encoder: {type: lsmt}\n", "model.encoder: unknown encoder 'lsmt'"),
+    ("model:\n  encoder: {type: lstm, hiden_size: 3}\n", "model.encoder.hiden_size: unknown field"),
+    ("train:\n  epochs: -1\n", "train.epochs: Input should be greater than 0"),
+    ("train: {epochs: [\n", "malformed YAML"),
+])
+def test_cli_validate_errors(tmp_path, content, expected):
+    path = tmp_path / "spec.yaml"
+    path.write_text(content)
+    result = run_zoo("validate", str(path))
+    assert result.returncode == 2
+    stderr = result.stderr.decode()
+    assert expected in stderr and "Traceback" not in stderr
+
+
+def test_cli_validate_missing_file_and_override(tmp_path):
+    result = run_zoo("validate", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2 and "no spec file" in result.stderr.decode()
+    result = run_zoo("validate", "imdb-lstm", "--set", "model.encoder.type=lsmt")
+    assert result.returncode == 2 and "Did you mean 'lstm'?" in result.stderr.decode()
+    ok = run_zoo("validate", "imdb-lstm", "--set", "model.encoder.type=gru")
+    assert ok.returncode == 0 and "encoder gru" in ok.stdout.decode()

@@ -1,0 +1,297 @@
+"""The ``zoo`` command line: inspect the registry and specs, prepare data, train, evaluate, predict.
+
+Every verb is a small function taking the parsed arguments. A :class:`zoo.errors.ZooError` ends
+the command with its message alone and exit status 2; a Ctrl-C with status 130. Heavy modules
+(torch, the trainer) are imported inside the verbs that need them, so ``zoo --help`` and
+``zoo list`` start quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from zoo import __version__
+from zoo.errors import ZooError
+
+Command = Callable[[argparse.Namespace], int | None]
+
+
+def _registry():
+    from zoo.plugins import get_registry
+
+    return get_registry()
+
+
+def _load_spec(args: argparse.Namespace):
+    from zoo.spec import load_spec
+
+    return load_spec(args.spec, args.overrides)
+
+
+# --- inspection ------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    """Every registered component, with the plugin it came from."""
+    from zoo.console import out, print_json, table
+
+    components = [c for c in _registry() if args.kind in (None, c.kind)]
+    rows = [
+        {
+            "kind": c.kind,
+            "name": c.name,
+            "plugin": c.plugin.name,
+            "distribution": c.plugin.distribution,
+            "version": c.plugin.version,
+            "description": c.description,
+        }
+        for c in components
+    ]
+    if args.json:
+        print_json(rows)
+        return
+    out().print(
+        table(
+            "Registered components",
+            ["kind", "name", "plugin", "from", "description"],
+            [[r["kind"], r["name"], r["plugin"], str(c.plugin), r["description"]] for r, c in zip(rows, components)],
+        )
+    )
+
+
+def _field_rows(config) -> list[dict[str, Any]]:
+    schema = config.model_json_schema()
+    rows = []
+    for name, prop in schema.get("properties", {}).items():
+        if name == "type":
+            continue
+        constraints = {
+            key: prop[key]
+            for key in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "enum", "minItems")
+            if key in prop
+        }
+        rows.append(
+            {
+                "field": name,
+                "type": _schema_type(prop),
+                "default": config.model_fields[name].get_default(call_default_factory=True),
+                "constraints": constraints,
+                "description": prop.get("description", ""),
+            }
+        )
+    return rows
+
+
+def _schema_type(prop: dict[str, Any]) -> str:
+    if "enum" in prop:
+        return " | ".join(json.dumps(v) for v in prop["enum"])
+    if "const" in prop:
+        return json.dumps(prop["const"])
+    if "anyOf" in prop:
+        return " | ".join(_schema_type(p) for p in prop["anyOf"])
+    if prop.get("type") == "array":
+        return f"list[{_schema_type(prop.get('items', {}))}]"
+    return str(prop.get("type", "object"))
+
+
+def cmd_show(args: argparse.Namespace) -> None:
+    """One component's config fields: type, default, constraints, description."""
+    from zoo.console import out, print_json, table
+    from zoo.errors import UnknownComponentError
+
+    registry = _registry()
+    kind, _, name = args.name.rpartition("/")
+    if kind:
+        matches = [registry.get(kind, name)]
+    else:
+        matches = registry.find(name)
+        if not matches:
+            everything = sorted({c.name for c in registry})
+            import difflib
+
+            near = difflib.get_close_matches(name, everything, n=1)
+            hint = f" Did you mean '{near[0]}'?" if near else ""
+            raise UnknownComponentError(
+                f"no component named '{name}'; registered: {', '.join(everything)}.{hint}"
+            )
+    if len(matches) > 1:
+        raise UnknownComponentError(
+            f"'{name}' names several components; say which: "
+            + ", ".join(f"{c.kind}/{c.name}" for c in matches)
+        )
+    component = matches[0]
+    rows = _field_rows(component.config)
+    if args.json:
+        print_json({"kind": component.kind, "name": component.name, "plugin": component.plugin.name,
+                    "description": component.description, "fields": rows})
+        return
+    out().print(f"[bold]{component.kind} '{component.name}'[/] from plugin {component.plugin.name} "
+                f"({component.plugin})\n{component.description}")
+    out().print(
+        table(
+            None,
+            ["field", "type", "default", "constraints", "description"],
+            [[r["field"], r["type"], json.dumps(r["default"]), ", ".join(f"{k}={v}" for k, v in r["constraints"].items()),
+              r["description"]] for r in rows],
+        )
+    )
+
+
+def cmd_schema(args: argparse.Namespace) -> None:
+    """The JSON Schema of the whole spec, every registered component included."""
+    from zoo.console import print_json
+    from zoo.spec import spec_schema
+
+    print_json(spec_schema(_registry()))
+
+
+def cmd_validate(args: argparse.Namespace) -> None:
+    """Validate a spec file (and overrides); every problem is reported with its dotted path."""
+    from zoo.console import out
+
+    spec = _load_spec(args)
+    model = spec.model
+    out().print(
+        f"[green]valid[/]: {args.spec} — tokenizer {spec.tokenizer.type}, dataset {spec.data.dataset.type}, "
+        f"encoder {model.encoder.type}, head {model.head.type}, {spec.train.epochs} epochs"
+    )
+
+
+def cmd_recipes(args: argparse.Namespace) -> None:
+    """The recipes shipped with zoo."""
+    from zoo.console import out, print_json, table
+    from zoo.spec import list_recipes, read_spec_file
+
+    rows = []
+    for name, path in list_recipes().items():
+        data = read_spec_file(path)
+        rows.append({"name": name, "description": data.get("description", ""), "path": str(path)})
+    if args.json:
+        print_json(rows)
+        return
+    out().print(table("Recipes", ["name", "description", "path"], [list(r.values()) for r in rows]))
+
+
+def cmd_plugins(args: argparse.Namespace) -> None:
+    """Every plugin: version, hooks implemented, components registered, error if any."""
+    from zoo.console import out, print_json, table
+    from zoo.plugins import get_plugins
+
+    plugins = [p for p in get_plugins().loaded if args.all or not p.info.builtin or p.error]
+    rows = [
+        {
+            "name": p.info.name,
+            "distribution": p.info.distribution,
+            "version": p.info.version,
+            "builtin": p.info.builtin,
+            "hooks": p.hooks,
+            "components": p.components,
+            "error": p.error,
+        }
+        for p in plugins
+    ]
+    if args.json:
+        print_json(rows)
+        return
+    out().print(
+        table(
+            "Plugins" + ("" if args.all else " (built-ins hidden; --all shows them)"),
+            ["plugin", "from", "hooks", "components", "status"],
+            [
+                [r["name"] + (" (built-in)" if r["builtin"] else ""), f"{r['distribution'] or '-'} {r['version'] or ''}",
+                 ", ".join(r["hooks"]), ", ".join(r["components"]),
+                 f"[red]broken: {r['error']}[/]" if r["error"] else "[green]ok[/]"]
+                for r in rows
+            ],
+        )
+    )
+
+
+# --- the parser ------------------------------------------------------------------------------
+
+
+def _add_spec_arguments(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    parser.add_argument(
+        "spec", nargs="?" if default else None, default=default,
+        help="spec file (.yaml/.json/.toml) or recipe name" + (f" (default: {default})" if default else ""),
+    )
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+        help="override a field by dotted path, e.g. --set train.epochs=3 (value parsed as YAML)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoo", description="A plugin-based model zoo for recurrent text classifiers."
+    )
+    parser.add_argument("--version", action="version", version=f"zoo {__version__}")
+    parser.add_argument(
+        "-p", "--plugin", dest="plugins", action="append", default=[], metavar="MODULE",
+        help="load MODULE as a plugin without installing it (repeatable; also ZOO_PLUGINS=a,b)",
+    )
+    verbs = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def verb(name: str, func: Command, help: str) -> argparse.ArgumentParser:
+        sub = verbs.add_parser(name, help=help, description=help)
+        sub.set_defaults(func=func)
+        return sub
+
+    sub = verb("list", cmd_list, "list registered components")
+    sub.add_argument("--kind", choices=["tokenizer", "dataset", "encoder", "head"])
+    sub.add_argument("--json", action="store_true", help="print JSON")
+
+    sub = verb("show", cmd_show, "show one component's config fields")
+    sub.add_argument("name", help="component name, or KIND/NAME when several kinds share it")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+
+    verb("schema", cmd_schema, "print the JSON Schema of the spec")
+
+    sub = verb("validate", cmd_validate, "check a spec file and report every problem")
+    _add_spec_arguments(sub)
+
+    sub = verb("recipes", cmd_recipes, "list the recipes shipped with zoo")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+
+    sub = verb("plugins", cmd_plugins, "list plugins, their hooks, components and errors")
+    sub.add_argument("--all", action="store_true", help="include zoo's built-in plugins")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+
+    _add_run_verbs(verb, _add_spec_arguments)
+    return parser
+
+
+def _add_run_verbs(verb, add_spec_arguments) -> None:
+    """The verbs that touch data and models (see :mod:`zoo.commands`)."""
+    from zoo import commands
+
+    commands.add_verbs(verb, add_spec_arguments)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        if args.plugins:
+            from zoo.plugins import add_plugin_modules
+
+            add_plugin_modules(args.plugins)
+        return args.func(args) or 0
+    except ZooError as exc:
+        from rich.markup import escape
+
+        from zoo.console import err
+
+        err().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("zoo: interrupted", file=sys.stderr)
+        return 130

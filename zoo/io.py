@@ -1,0 +1,91 @@
+"""Atomic writes: a crash or a Ctrl-C leaves either the old file or the new one, never half of one.
+
+Everything zoo writes that a later step trusts (checkpoints, metrics, caches, run files) goes
+through here: the content is written to a temporary file in the same folder, flushed to disk,
+then renamed over the target, which POSIX makes atomic.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
+    """Write ``path`` by calling ``write(file)`` on a temporary sibling, then renaming it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        encoding = None if "b" in mode else "utf-8"
+        with os.fdopen(fd, mode, encoding=encoding) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """Atomically replace ``path`` with ``text`` (UTF-8)."""
+    return atomic_write(path, lambda f: f.write(text), mode="w")
+
+
+def atomic_write_json(path: str | Path, data: Any) -> Path:
+    """Atomically replace ``path`` with ``data`` as indented JSON."""
+    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def append_line(path: str | Path, line: str) -> None:
+    """Append one line durably (``metrics.jsonl``): a crash can lose the line, never mangle one.
+
+    The whole file is rewritten atomically; the files this is used for hold one line per epoch.
+    """
+    path = Path(path)
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    atomic_write_text(path, old + line.rstrip("\n") + "\n")
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder that becomes ``path`` only if the block completes.
+
+    An existing ``path`` is replaced. If the block raises (or is interrupted), the temporary
+    folder is removed and ``path`` is left as it was, so a half-built cache never looks complete.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

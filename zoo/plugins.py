@@ -1,0 +1,209 @@
+"""Finding, loading and isolating plugins.
+
+Every plugin, zoo's built-ins included, is an entry point in the ``zoo`` group (or a module named
+in ``ZOO_PLUGINS`` / ``zoo -p MODULE`` for development). Each is loaded and asked to register its
+components on its own, so that one broken plugin is reported (a warning, and in ``zoo plugins``)
+while everything else keeps working. ``ZOO_STRICT_PLUGINS=1`` makes any failure fatal instead;
+``ZOO_DISABLE_PLUGINS=a,b`` skips plugins by name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from functools import cache
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+import pluggy
+
+from zoo import hookspecs
+from zoo.errors import PluginError
+from zoo.registry import PluginInfo, Registry
+
+GROUP = "zoo"
+CORE_DISTRIBUTION = "zoo"
+
+
+@dataclass
+class LoadedPlugin:
+    """One plugin as ``zoo plugins`` reports it."""
+
+    info: PluginInfo
+    module: Any = None
+    error: str | None = None
+    components: list[str] = field(default_factory=list)
+
+    @property
+    def hooks(self) -> list[str]:
+        """The hook names this plugin implements."""
+        return sorted(
+            name for name in dir(self.module) if name in _HOOK_NAMES and callable(getattr(self.module, name))
+        )
+
+
+_HOOK_NAMES = {name for name in dir(hookspecs) if name.startswith(("register_", "on_"))}
+
+
+@dataclass
+class Plugins:
+    """The plugin manager, the registry it filled, and what happened to each plugin."""
+
+    manager: pluggy.PluginManager
+    registry: Registry
+    loaded: list[LoadedPlugin]
+
+    @property
+    def hook(self) -> Any:
+        """Call lifecycle hooks: ``plugins.hook.on_epoch_end(run=..., epoch=..., metrics=...)``."""
+        return self.manager.hook
+
+    def failures(self) -> list[LoadedPlugin]:
+        """The plugins that failed to load or to register."""
+        return [p for p in self.loaded if p.error]
+
+
+def _names_from_env(variable: str) -> list[str]:
+    return [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
+
+
+def _strict() -> bool:
+    return os.environ.get("ZOO_STRICT_PLUGINS", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _describe(exc: BaseException) -> str:
+    frame = traceback.extract_tb(exc.__traceback__)[-1:] if exc.__traceback__ else []
+    where = f" (at {frame[0].filename}:{frame[0].lineno})" if frame else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def _entry_point_info(ep: EntryPoint) -> PluginInfo:
+    dist = ep.dist
+    name = dist.metadata["Name"] if dist is not None else None
+    version = dist.version if dist is not None else None
+    return PluginInfo(ep.name, name, version, builtin=name == CORE_DISTRIBUTION)
+
+
+def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
+    """Load every plugin of the ``zoo`` entry-point group plus ``modules`` and fill a registry."""
+    manager = pluggy.PluginManager(GROUP)
+    manager.add_hookspecs(hookspecs)
+    registry = Registry()
+    disabled = set(_names_from_env("ZOO_DISABLE_PLUGINS"))
+    loaded: list[LoadedPlugin] = []
+    seen: dict[str, PluginInfo] = {}
+
+    candidates: list[tuple[PluginInfo, Any]] = [
+        (_entry_point_info(ep), ep.load) for ep in entry_points(group=GROUP)
+    ]
+    for module_name in (*_names_from_env("ZOO_PLUGINS"), *modules):
+        candidates.append(
+            (PluginInfo(module_name, None, None), lambda m=module_name: importlib.import_module(m))
+        )
+
+    for info, load in candidates:
+        if info.name in disabled:
+            continue
+        plugin = LoadedPlugin(info)
+        loaded.append(plugin)
+        if info.name in seen:
+            # pluggy would silently skip a second plugin of the same name; say so instead.
+            plugin.error = (
+                f"plugin name '{info.name}' is used by both {seen[info.name]} and {info}; "
+                "only the first was loaded"
+            )
+            continue
+        seen[info.name] = info
+        try:
+            plugin.module = load()
+            manager.register(plugin.module, name=info.name)
+        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break zoo
+            plugin.error = f"failed to load: {_describe(exc)}"
+            continue
+        _register_components(manager, registry, plugin)
+
+    for plugin in loaded:
+        if plugin.error:
+            registry.failed[plugin.info.name] = plugin.error
+    if _strict() and registry.failed:
+        raise PluginError(
+            "plugin failures (ZOO_STRICT_PLUGINS is set):\n  "
+            + "\n  ".join(f"{name}: {error}" for name, error in registry.failed.items())
+        )
+    return Plugins(manager, registry, loaded)
+
+
+def _register_components(manager: pluggy.PluginManager, registry: Registry, plugin: LoadedPlugin) -> None:
+    """Call one plugin's ``register_components`` alone, so its origin and failures are its own."""
+    impls = [
+        impl
+        for impl in manager.hook.register_components.get_hookimpls()
+        if impl.plugin is plugin.module
+    ]
+    before = {(c.kind, c.name): c for c in registry}
+    registry._current = plugin.info
+    try:
+        for impl in impls:
+            impl.function(registry=registry)
+    except Exception as exc:  # noqa: BLE001 - isolate the plugin, keep what others registered
+        plugin.error = f"register_components failed: {exc}" if isinstance(exc, PluginError) else (
+            f"register_components failed: {_describe(exc)}"
+        )
+        _restore(registry, before)
+        return
+    finally:
+        registry._current = PluginInfo("<direct>")
+    plugin.components = [f"{c.kind}/{c.name}" for c in registry if before.get((c.kind, c.name)) is not c]
+
+
+def _restore(registry: Registry, before: dict[tuple[str, str], Any]) -> None:
+    """Undo a failed plugin's partial registrations, putting back anything it overrode."""
+    for kind, names in registry._components.items():
+        for name in list(names):
+            if (kind, name) not in before:
+                del names[name]
+            else:
+                names[name] = before[(kind, name)]
+
+
+_extra_modules: tuple[str, ...] = ()
+
+
+def add_plugin_modules(modules: list[str]) -> None:
+    """Load these modules as plugins too (``zoo -p MODULE``); call before :func:`get_plugins`."""
+    global _extra_modules
+    _extra_modules = (*_extra_modules, *modules)
+    get_plugins.cache_clear()
+
+
+@cache
+def get_plugins() -> Plugins:
+    """The process-wide plugins, loaded once; failures are warned about on stderr."""
+    plugins = load_plugins(_extra_modules)
+    for failure in plugins.failures():
+        print(f"zoo: warning: plugin {failure.info.name}: {failure.error}", file=sys.stderr)
+    return plugins
+
+
+def get_registry() -> Registry:
+    """The process-wide registry of components from every installed plugin."""
+    return get_plugins().registry
+
+
+def notify(plugins: Plugins, hook_name: str, **kwargs: Any) -> None:
+    """Call a lifecycle hook on every plugin, one at a time, so a failure names its plugin.
+
+    Implementations run in pluggy's own call order. A raising plugin stops the call with a
+    :class:`PluginError` naming the plugin and the hook; the caller decides what that stops.
+    """
+    names = {id(p.module): p.info.name for p in plugins.loaded if p.module is not None}
+    for impl in reversed(getattr(plugins.hook, hook_name).get_hookimpls()):
+        accepted = {k: v for k, v in kwargs.items() if k in impl.argnames}
+        try:
+            impl.function(**accepted)
+        except Exception as exc:  # noqa: BLE001 - attribute the failure to its plugin
+            name = names.get(id(impl.plugin), impl.plugin_name)
+            raise PluginError(f"plugin {name} failed in {hook_name}: {_describe(exc)}") from exc

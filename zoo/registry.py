@@ -1,0 +1,218 @@
+"""The component registry: named tokenizers, datasets, encoders and heads, each with its config.
+
+Plugins fill it through the ``register_components`` hook; the spec, the CLI and the model
+builder read it. A component is a factory plus a pydantic config model: the registry derives
+from that model a spec model with a ``type: Literal[name]`` discriminator, so that every kind
+becomes a discriminated union in the spec and a plugin's fields are validated like zoo's own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, create_model
+
+from zoo.errors import PluginError, UnknownComponentError
+
+#: The kinds of component, in the order they appear in listings and in the spec.
+KINDS: tuple[str, ...] = ("tokenizer", "dataset", "encoder", "head")
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """Where a registration came from: the plugin's name and its distribution."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    builtin: bool = False
+
+    def __str__(self) -> str:
+        dist = self.distribution or "(not installed)"
+        return f"{dist} {self.version}" if self.version else dist
+
+
+@dataclass(frozen=True)
+class Component:
+    """One registered component: ``factory(config, **inputs)`` builds it from ``config``."""
+
+    kind: str
+    name: str
+    config: type[BaseModel]
+    factory: Callable[..., Any] | str
+    description: str
+    plugin: PluginInfo
+
+    def build(self, config: BaseModel | dict[str, Any] | None = None, **inputs: Any) -> Any:
+        """Validate ``config`` (a dict, a config object or ``None`` for defaults) and build."""
+        if not isinstance(config, self.config):
+            data = dict(config or {}) if not isinstance(config, BaseModel) else config.model_dump()
+            data.setdefault("type", self.name)
+            config = self.config.model_validate(data)
+        return self.load_factory()(config, **inputs)
+
+    def load_factory(self) -> Callable[..., Any]:
+        """The factory, importing it now if it was registered as ``"module:attribute"``."""
+        if callable(self.factory):
+            return self.factory
+        module_name, _, attr = self.factory.partition(":")
+        try:
+            return getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(
+                f"{self.kind} '{self.name}' from plugin {self.plugin.name} ({self.plugin}): "
+                f"cannot import its factory {self.factory!r}: {exc}"
+            ) from exc
+
+
+@dataclass
+class Registry:
+    """Components by kind and name, filled by plugins through ``register_components``.
+
+    ``failed`` maps the name of a plugin that could not load or register to its error, so that a
+    spec needing one of its components can say which plugin broke rather than "unknown name".
+    """
+
+    _components: dict[str, dict[str, Component]] = field(
+        default_factory=lambda: {kind: {} for kind in KINDS}
+    )
+    failed: dict[str, str] = field(default_factory=dict)
+    _current: PluginInfo = field(default_factory=lambda: PluginInfo("<direct>"))
+    #: The ``Spec`` model built from this registry (see :func:`zoo.spec.spec_model`); reset
+    #: whenever a component is registered.
+    spec_model: type[BaseModel] | None = field(default=None, repr=False)
+
+    def register(
+        self,
+        kind: str,
+        name: str,
+        *,
+        config: type[BaseModel],
+        factory: Callable[..., Any] | str,
+        description: str | None = None,
+        override: bool = False,
+    ) -> Component:
+        """Register ``factory`` as the ``kind`` component ``name`` with config model ``config``.
+
+        ``override=True`` replaces an existing component of that name deliberately; without it a
+        second registration is an error naming both plugins.
+        """
+        origin = self._current
+        if kind not in KINDS:
+            raise PluginError(
+                f"plugin {origin.name} registers '{name}' as unknown kind '{kind}'; "
+                f"kinds are: {', '.join(KINDS)}"
+            )
+        if not (isinstance(config, type) and issubclass(config, BaseModel)):
+            raise PluginError(
+                f"plugin {origin.name} registers {kind} '{name}' with config {config!r}, "
+                "which is not a pydantic BaseModel subclass"
+            )
+        if "type" in config.model_fields:
+            raise PluginError(
+                f"plugin {origin.name}: the config of {kind} '{name}' defines a field 'type'; "
+                "zoo adds that discriminator itself, remove it"
+            )
+        existing = self._components[kind].get(name)
+        if existing is not None and not override:
+            raise PluginError(
+                f"{kind} '{name}' is registered twice: by plugin {existing.plugin.name} "
+                f"({existing.plugin}) and by plugin {origin.name} ({origin}); "
+                "uninstall or disable one (ZOO_DISABLE_PLUGINS), or register with override=True"
+            )
+        if description is None:
+            description = _first_line(getattr(factory, "__doc__", None) or config.__doc__)
+        spec_model = create_model(
+            f"{_camel(name)}{kind.capitalize()}Spec",
+            __base__=config,
+            __doc__=description or None,
+            __config__=None,
+            type=(Literal[name], name),
+        )
+        spec_model.model_config = ConfigDict(**{**config.model_config, "extra": "forbid"})
+        spec_model.model_rebuild(force=True)
+        component = Component(kind, name, spec_model, factory, description or "", origin)
+        self._components[kind][name] = component
+        self.spec_model = None
+        return component
+
+    def decorator(self, kind: str, name: str, **options: Any) -> Callable[[Callable], Callable]:
+        """``@registry.decorator("encoder", "cnn", config=CnnConfig)`` on a factory function."""
+
+        def wrap(factory: Callable) -> Callable:
+            self.register(kind, name, factory=factory, **options)
+            return factory
+
+        return wrap
+
+    def tokenizer(self, name: str, **options: Any) -> Callable[[Callable], Callable]:
+        """Decorator registering a tokenizer factory: ``factory(config) -> (str -> list[str])``."""
+        return self.decorator("tokenizer", name, **options)
+
+    def dataset(self, name: str, **options: Any) -> Callable[[Callable], Callable]:
+        """Decorator registering a dataset factory (see :mod:`zoo.data.interface`)."""
+        return self.decorator("dataset", name, **options)
+
+    def encoder(self, name: str, **options: Any) -> Callable[[Callable], Callable]:
+        """Decorator registering an encoder factory: ``factory(config, input_size) -> Module``."""
+        return self.decorator("encoder", name, **options)
+
+    def head(self, name: str, **options: Any) -> Callable[[Callable], Callable]:
+        """Decorator registering a head: ``factory(config, input_size, num_outputs) -> Module``."""
+        return self.decorator("head", name, **options)
+
+    def get(self, kind: str, name: str) -> Component:
+        """The ``kind`` component ``name``; an unknown name raises a message with the nearest."""
+        try:
+            return self._components[kind][name]
+        except KeyError:
+            raise UnknownComponentError(self.unknown_message(kind, name)) from None
+
+    def unknown_message(self, kind: str, name: str) -> str:
+        """Explain an unknown name: the valid names, the nearest one, and any broken plugin."""
+        if kind not in self._components:
+            return f"unknown component kind '{kind}'; kinds are: {', '.join(KINDS)}"
+        names = sorted(self._components[kind])
+        msg = f"unknown {kind} '{name}'; registered {kind}s: {', '.join(names) or '(none)'}"
+        nearest = difflib.get_close_matches(str(name), names, n=1)
+        if nearest:
+            msg += f". Did you mean '{nearest[0]}'?"
+        if self.failed:
+            broken = "; ".join(f"{plugin}: {err}" for plugin, err in self.failed.items())
+            msg += f" (plugins that failed to load, which may provide it: {broken})"
+        return msg
+
+    def names(self, kind: str) -> list[str]:
+        """The registered names of ``kind``, in registration order."""
+        return list(self._components[kind])
+
+    def of_kind(self, kind: str) -> list[Component]:
+        """The registered components of ``kind``, in registration order."""
+        return list(self._components[kind].values())
+
+    def find(self, name: str) -> list[Component]:
+        """Every component called ``name``, whatever its kind (``zoo show`` uses this)."""
+        return [kinds[name] for kinds in self._components.values() if name in kinds]
+
+    def __iter__(self) -> Iterator[Component]:
+        for kind in KINDS:
+            yield from self._components[kind].values()
+
+    def build(self, kind: str, config: BaseModel | dict[str, Any] | str, **inputs: Any) -> Any:
+        """Build a component from its spec (``{"type": name, ...}``, a spec object or a name)."""
+        if isinstance(config, str):
+            config = {"type": config}
+        name = config.type if isinstance(config, BaseModel) else config.get("type")
+        return self.get(kind, name).build(config, **inputs)
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.replace("-", "_").split("_") if part)
+
+
+def _first_line(text: str | None) -> str:
+    return text.strip().splitlines()[0].strip() if text and text.strip() else ""

@@ -1,0 +1,369 @@
+"""The spec: one pydantic model that says what to train, built from what the registry holds.
+
+Every component field (``tokenizer``, ``data.dataset``, ``model.encoder``, ``model.head``) is a
+discriminated union on ``type`` over the components registered for that kind, so a spec naming a
+third-party encoder is validated against that encoder's own config model. A component may be
+written as its bare name (``encoder: gru``) when its defaults will do.
+
+A spec comes from a YAML, JSON or TOML file, a shipped recipe name, a dict or Python objects;
+``--set a.b=value`` overrides apply to the raw data before validation, so they are validated too.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    create_model,
+)
+
+from zoo.errors import SpecError
+from zoo.registry import Registry
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+SPEC_SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
+
+#: The component each kind defaults to when the spec leaves it out (if that one is registered).
+DEFAULT_COMPONENTS = {"tokenizer": "words", "dataset": "imdb", "encoder": "lstm", "head": "mlp"}
+
+
+class StrictModel(BaseModel):
+    """Base of every spec section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class EmbeddingSpec(StrictModel):
+    """The token embedding in front of the encoder (padding index 0)."""
+
+    dim: PositiveInt = Field(20, description="Embedding size per token.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on embedded tokens.")
+
+
+class OptimizerSpec(StrictModel):
+    """The optimizer, by name, with its arguments."""
+
+    name: Literal["adam", "adamw", "sgd"] = "adam"
+    lr: PositiveFloat = Field(1e-3, description="Learning rate.")
+    weight_decay: NonNegativeFloat = 0.0
+    momentum: NonNegativeFloat = Field(0.0, description="SGD only.")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="Adam/AdamW only.")
+
+
+class SchedulerSpec(StrictModel):
+    """An optional learning-rate schedule, stepped once per epoch."""
+
+    name: Literal["cosine", "step"] = "cosine"
+    step_size: PositiveInt = Field(1, description="step: epochs between decays.")
+    gamma: PositiveFloat = Field(0.5, description="step: decay factor.")
+    min_lr: NonNegativeFloat = Field(0.0, description="cosine: final learning rate.")
+
+
+class EarlyStoppingSpec(StrictModel):
+    """Stop when the monitored validation metric has not improved for ``patience`` epochs."""
+
+    patience: PositiveInt = 3
+    min_delta: NonNegativeFloat = 0.0
+
+
+class TrainSpec(StrictModel):
+    """How to train: epochs, batches, optimizer, regularisation, selection, hardware."""
+
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 32
+    eval_batch_size: PositiveInt = Field(256, description="Batch size for validation and test.")
+    bucketing: bool = Field(
+        True, description="Group reviews of similar length into batches (less padding)."
+    )
+    bucket_pool: PositiveInt = Field(100, description="Batches per sorting pool when bucketing.")
+    optimizer: OptimizerSpec = OptimizerSpec()
+    clip_grad_norm: PositiveFloat | None = Field(None, description="Clip the gradient norm.")
+    scheduler: SchedulerSpec | None = None
+    early_stopping: EarlyStoppingSpec | None = None
+    monitor: Literal["valid_accuracy", "valid_loss"] = Field(
+        "valid_accuracy", description="Metric that selects the best checkpoint."
+    )
+    seed: int = 1
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: PositiveInt | None = Field(None, description="CPU threads (default: torch's).")
+
+
+def _component_union(registry: Registry, kind: str) -> Any:
+    """``Annotated[Union[...], discriminator]`` over the registered ``kind`` components."""
+    models = [component.config for component in registry.of_kind(kind)]
+    if not models:
+        return Annotated[dict[str, Any], BeforeValidator(_no_component(registry, kind))]
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str):
+            value = {"type": value}
+        if isinstance(value, dict) and "type" not in value:
+            raise ValueError(f"needs a 'type', one of: {', '.join(registry.names(kind))}")
+        if isinstance(value, dict) and value["type"] not in registry.names(kind):
+            raise ValueError(registry.unknown_message(kind, value["type"]))
+        return value
+
+    return Annotated[Union[tuple(models)], Field(discriminator="type"), BeforeValidator(check)]
+
+
+def _no_component(registry: Registry, kind: str) -> Any:
+    def fail(value: Any) -> Any:
+        raise ValueError(registry.unknown_message(kind, value.get("type") if isinstance(value, dict) else value))
+
+    return fail
+
+
+def _component_field(registry: Registry, kind: str) -> tuple[Any, Any]:
+    default = DEFAULT_COMPONENTS.get(kind)
+    union = _component_union(registry, kind)
+    if default in registry.names(kind):
+        return union, Field(default_factory=lambda: {"type": default}, validate_default=True)
+    return union, ...
+
+
+def _build_spec_model(registry: Registry) -> type[BaseModel]:
+    strict = ConfigDict(extra="forbid")
+    data = create_model(
+        "DataSpec",
+        __config__=strict,
+        __doc__="Which data, how much of it, and how its vocabulary is built.",
+        dataset=_component_field(registry, "dataset"),
+        source=(str | None, Field(None, description="Path or URL of the data (dataset-specific default).")),
+        limit=(PositiveInt | None, Field(None, description="Class-balanced subset of N per split.")),
+        seed=(int, Field(1, description="Seed of the split and of the subset.")),
+        min_freq=(PositiveInt, Field(1, description="Drop words seen fewer times in training.")),
+        max_size=(PositiveInt | None, Field(None, description="Keep the most frequent N words.")),
+        max_length=(PositiveInt | None, Field(None, description="Truncate reviews to N tokens.")),
+    )
+    model = create_model(
+        "ModelSpec",
+        __config__=strict,
+        __doc__="Embedding -> encoder -> head.",
+        embedding=(EmbeddingSpec, EmbeddingSpec()),
+        encoder=_component_field(registry, "encoder"),
+        head=_component_field(registry, "head"),
+    )
+    return create_model(
+        "Spec",
+        __config__=strict,
+        __doc__="A zoo training spec.",
+        name=(str, Field("unnamed", description="Name of the recipe or experiment.")),
+        description=(str, ""),
+        tokenizer=_component_field(registry, "tokenizer"),
+        data=(data, Field(default_factory=dict, validate_default=True)),
+        model=(model, Field(default_factory=dict, validate_default=True)),
+        train=(TrainSpec, TrainSpec()),
+    )
+
+
+def spec_model(registry: Registry | None = None) -> type[BaseModel]:
+    """The ``Spec`` model for ``registry`` (default: every installed plugin's components)."""
+    if registry is None:
+        from zoo.plugins import get_registry
+
+        registry = get_registry()
+    if registry.spec_model is None:
+        registry.spec_model = _build_spec_model(registry)
+    return registry.spec_model
+
+
+def spec_schema(registry: Registry | None = None) -> dict[str, Any]:
+    """The JSON Schema of the spec, every registered component of every kind included."""
+    return spec_model(registry).model_json_schema()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading specs
+
+
+def list_recipes() -> dict[str, Path]:
+    """The recipes shipped with zoo, by name."""
+    return {path.stem: path for path in sorted(RECIPES_DIR.glob("*.yaml"))}
+
+
+def resolve_spec_path(source: str | Path) -> Path:
+    """A spec file's path from a path or a recipe name."""
+    path = Path(source)
+    if path.is_file():
+        return path
+    recipes = list_recipes()
+    if str(source) in recipes:
+        return recipes[str(source)]
+    if path.exists():
+        raise SpecError([("", f"{path} is not a file")])
+    import difflib
+
+    near = difflib.get_close_matches(str(source), list(recipes), n=1)
+    hint = f" Did you mean recipe '{near[0]}'?" if near else ""
+    raise SpecError(
+        [("", f"no spec file '{source}' and no recipe of that name; recipes: {', '.join(recipes)}.{hint}")]
+    )
+
+
+def read_spec_file(path: Path) -> dict[str, Any]:
+    """The raw data of a spec file, parsed as data only (YAML's safe loader: no code runs)."""
+    fmt = SPEC_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise SpecError([("", f"{path}: unknown spec format '{path.suffix}'; use {', '.join(SPEC_SUFFIXES)}")])
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError([("", f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
+    except OSError as exc:
+        raise SpecError([("", f"{path}: cannot read: {exc.strerror}")]) from None
+    try:
+        if fmt == "yaml":
+            data = yaml.safe_load(text)
+        elif fmt == "json":
+            data = json.loads(text) if text.strip() else None
+        else:
+            data = tomllib.loads(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}:" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError([("", f"{path}:{where} malformed YAML: {problem}")]) from None
+    except json.JSONDecodeError as exc:
+        raise SpecError([("", f"{path}: line {exc.lineno}, column {exc.colno}: malformed JSON: {exc.msg}")]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError([("", f"{path}: malformed TOML: {exc}")]) from None
+    if data is None:
+        raise SpecError([("", f"{path} is empty; a spec is a mapping such as 'model: {{encoder: lstm}}'")])
+    if not isinstance(data, dict):
+        raise SpecError([("", f"{path}: a spec must be a mapping of sections, not {type(data).__name__}")])
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``dotted.path=value`` overrides (values parsed as YAML scalars) to a copy of data."""
+    data = json.loads(json.dumps(data))
+    for override in overrides:
+        key, sep, raw = override.partition("=")
+        if not sep or not key.strip():
+            raise SpecError([("", f"override '{override}' must look like section.field=value")])
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        parts = key.strip().split(".")
+        node = data
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if isinstance(child, str):  # a component given by bare name
+                child = {"type": child}
+            elif not isinstance(child, dict):
+                if child is not None:
+                    raise SpecError([(".".join(parts[: depth + 1]), f"is {child!r}, not a section; cannot set '{key}'")])
+                child = {}
+            node[part] = child
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def load_spec(
+    source: str | Path | dict[str, Any] | BaseModel,
+    overrides: list[str] | None = None,
+    registry: Registry | None = None,
+) -> BaseModel:
+    """Load and validate a spec from a file, a recipe name, a dict or a spec object."""
+    where = None
+    if isinstance(source, BaseModel):
+        data = source.model_dump(mode="json")
+    elif isinstance(source, dict):
+        data = source
+    else:
+        path = resolve_spec_path(source)
+        where = str(path)
+        data = read_spec_file(path)
+    if overrides:
+        data = apply_overrides(data, overrides)
+    return validate_spec(data, registry, where)
+
+
+def validate_spec(data: dict[str, Any], registry: Registry | None = None, source: str | None = None) -> BaseModel:
+    """Validate raw spec data; every fault is reported with its dotted path in one SpecError."""
+    model = spec_model(registry)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(format_validation_errors(exc, data, model), source) from None
+
+
+def format_validation_errors(
+    exc: ValidationError, data: Any, model: type[BaseModel]
+) -> list[tuple[str, str]]:
+    """``(dotted.path, message)`` per error, without pydantic's union-tag path segments."""
+    problems = []
+    for error in exc.errors():
+        path = _input_path(error["loc"], data)
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = "unknown field" + _field_hint(model, error["loc"])
+        elif isinstance(error.get("input"), (int, float, str, bool)) and error["type"] != "value_error":
+            message += f" (got {error['input']!r})"
+        problems.append((path, message))
+    return problems
+
+
+def _input_path(loc: tuple[Any, ...], data: Any) -> str:
+    """The dotted path of ``loc`` in the user's input, skipping segments that are union tags."""
+    parts: list[str] = []
+    node = data
+    for item in loc:
+        if isinstance(node, str) and parts:  # a bare component name stands for {'type': name}
+            node = {"type": node}
+        if isinstance(node, dict) and item in node:
+            node = node[item]
+            parts.append(str(item))
+        elif isinstance(node, list) and isinstance(item, int) and item < len(node):
+            node = node[item]
+            parts.append(str(item))
+        elif isinstance(node, dict) and isinstance(item, str) and item == node.get("type"):
+            continue  # pydantic's discriminator tag
+        else:
+            parts.append(str(item))
+            node = None
+    return ".".join(parts)
+
+
+def _field_hint(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """For an unknown field, the valid fields of its section and the nearest one."""
+    import difflib
+
+    node: Any = model
+    for item in loc[:-1]:
+        if isinstance(node, dict):  # a union's members by tag
+            node = node.get(item)
+        elif isinstance(node, type) and issubclass(node, BaseModel) and item in node.model_fields:
+            node = _models_in(node.model_fields[item].annotation)
+        else:
+            return ""
+    if not (isinstance(node, type) and issubclass(node, BaseModel)):
+        return ""
+    fields = [name for name in node.model_fields if name != "type"]
+    near = difflib.get_close_matches(str(loc[-1]), fields, n=1)
+    hint = f"; did you mean '{near[0]}'?" if near else ""
+    return f"{hint} Valid fields: {', '.join(fields)}"
+
+
+def _models_in(annotation: Any) -> Any:
+    """The model class in an annotation, or ``{tag: model}`` for a discriminated union."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = [a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    if len(models) == 1:
+        return models[0]
+    return {m.model_fields["type"].default: m for m in models if "type" in m.model_fields}
