@@ -1,0 +1,99 @@
+"""Shared fixtures. Data tests: made-up IMDB-shaped reviews as folders and archives, a private cache."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+import pytest
+
+GROUPS = [(split, label) for split in ("train", "test") for label in ("neg", "pos")]
+
+
+def made_up_review(split: str, label: str, i: int) -> str:
+    """A short invented review: sentiment words by label, a length that varies with ``i``.
+
+    Test reviews also hold the word ``testonly``, which no training review has. Within a folder
+    every review is different.
+    """
+    mood = {"pos": "good great fun", "neg": "bad awful dull"}[label]
+    filler = " ".join(f"w{k % 7}" for k in range(i % 9))
+    extra = " testonly" if split == "test" else ""
+    return f"Review {i}: this film was {mood}.<br /><br />{filler} Shared words here{extra} :)"
+
+
+class ImdbFiles:
+    """Writes IMDB-layout data (``aclImdb/{train,test}/{neg,pos}/<i>_<rating>.txt``)."""
+
+    def reviews(self, n: int = 10) -> dict[str, bytes]:
+        """``{relative path: content}`` for ``n`` reviews in each of the four folders."""
+        files = {}
+        for split, label in GROUPS:
+            for i in range(n):
+                rating = 8 if label == "pos" else 2
+                files[f"{split}/{label}/{i}_{rating}.txt"] = made_up_review(split, label, i).encode()
+        return files
+
+    def folder(self, root: Path, files: dict[str, bytes] | None = None, n: int = 10) -> Path:
+        """Write ``root/aclImdb/...``; returns ``root/aclImdb``."""
+        base = Path(root) / "aclImdb"
+        for name, content in (self.reviews(n) if files is None else files).items():
+            path = base / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        base.mkdir(parents=True, exist_ok=True)
+        return base
+
+    def archive(
+        self,
+        path: Path,
+        files: dict[str, bytes] | None = None,
+        n: int = 10,
+        prefix: str = "aclImdb/",
+        extra: list[tuple[tarfile.TarInfo, bytes]] | None = None,
+    ) -> Path:
+        """Write a ``.tar.gz`` holding ``files`` under ``prefix``, then the ``extra`` members."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(path, "w:gz") as tf:
+            for name, content in (self.reviews(n) if files is None else files).items():
+                info = tarfile.TarInfo(prefix + name)
+                info.size = len(content)
+                tf.addfile(info, io.BytesIO(content))
+            for member, data in extra or []:
+                tf.addfile(member, io.BytesIO(data) if member.isfile() else None)
+        return path
+
+    @staticmethod
+    def member(
+        name: str, kind: bytes = tarfile.REGTYPE, data: bytes = b"x", link: str = ""
+    ) -> tuple[tarfile.TarInfo, bytes]:
+        """A tar member of any kind (regular file, symlink, hard link, device...) for ``extra``."""
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        info.linkname = link
+        info.size = len(data) if info.isfile() else 0
+        return info, data
+
+
+@pytest.fixture
+def imdb_files() -> ImdbFiles:
+    return ImdbFiles()
+
+
+@pytest.fixture
+def data_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private, empty ``ZOO_CACHE_DIR``; ``ZOO_IMDB_SOURCE`` unset so nothing real is read."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("ZOO_CACHE_DIR", str(cache))
+    monkeypatch.delenv("ZOO_IMDB_SOURCE", raising=False)
+    return cache
+
+
+@pytest.fixture
+def data_registry():
+    """The registry of every installed plugin (zoo's built-in tokenizers and imdb included)."""
+    from zoo.plugins import load_plugins
+
+    return load_plugins().registry

@@ -1,0 +1,166 @@
+"""Batches of padded token ids, optionally bucketed by length so that little padding is computed.
+
+Bucketing (training): shuffle all indices, sort by length inside pools of ``pool`` batches, cut
+the pools into batches, shuffle the order of the batches. Each batch then holds reviews of
+similar length (little padding) while the batches and their order still change every epoch.
+Without shuffling (evaluation), bucketing sorts everything by length; :attr:`Batch.index` maps
+each row back to its review. Everything is deterministic given ``seed`` and ``epoch``.
+
+A review with no tokens is given one ``<unk>`` token (length 1): recurrent encoders cannot run
+zero steps, and a real id (rather than padding) keeps masks and poolings well defined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from zoo.data.encode import EncodedSplit
+from zoo.data.vocab import Vocab
+
+
+@dataclass
+class Batch:
+    """``ids`` (B, T) int64, zero-padded; ``lengths`` (B,) int64 on the CPU (as
+    ``pack_padded_sequence`` wants); ``labels`` (B,) float32 (-1: unknown); ``index`` (B,) the
+    rows' positions in the split."""
+
+    ids: torch.Tensor
+    lengths: torch.Tensor
+    labels: torch.Tensor
+    index: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def to(self, device: Any, non_blocking: bool = False) -> Batch:
+        """``ids`` and ``labels`` on ``device``; ``lengths`` stay on the CPU."""
+        return Batch(
+            self.ids.to(device, non_blocking=non_blocking),
+            self.lengths,
+            self.labels.to(device, non_blocking=non_blocking),
+            self.index,
+        )
+
+
+def _rng(seed: int, epoch: int) -> np.random.Generator:
+    return np.random.default_rng((seed % 2**63, epoch % 2**63))
+
+
+def batch_indices(
+    lengths: np.ndarray,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    bucketing: bool,
+    pool: int = 100,
+    seed: int = 0,
+    epoch: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    uneven: Literal["drop", "pad"] = "drop",
+) -> list[np.ndarray]:
+    """The batches (arrays of indices into the split) for one epoch, for one rank.
+
+    With ``world_size > 1`` every rank computes the same batch list and takes every
+    ``world_size``-th batch from ``rank``, so all ranks get the same number of batches (they stay
+    in step) and disjoint reviews. ``uneven="drop"`` drops the last ``< world_size`` batches
+    (with shuffling, a different few each epoch); ``"pad"`` repeats batches from the start
+    instead, so every review is seen at least once (deduplicate by :attr:`Batch.index`).
+    """
+    if batch_size < 1 or pool < 1:
+        raise ValueError("batch_size and pool must be positive")
+    if not 0 <= rank < world_size:
+        raise ValueError(f"rank {rank} is not in 0..{world_size - 1}")
+    lengths = np.asarray(lengths)
+    n = len(lengths)
+    rng = _rng(seed, epoch)
+    order = rng.permutation(n) if shuffle else np.arange(n)
+    if bucketing and shuffle:
+        span = batch_size * pool
+        for start in range(0, n, span):
+            chunk = order[start : start + span]
+            order[start : start + span] = chunk[np.argsort(lengths[chunk], kind="stable")]
+    elif bucketing:
+        order = np.argsort(lengths, kind="stable")
+    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    if bucketing and shuffle:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    if world_size > 1:
+        extra = len(batches) % world_size
+        if extra and uneven == "drop":
+            batches = batches[: len(batches) - extra]
+        elif extra:
+            needed = world_size - extra
+            batches = batches + [batches[i % len(batches)] for i in range(needed)]
+        batches = batches[rank::world_size]
+    return batches
+
+
+def collate(split: EncodedSplit, indices: np.ndarray, max_length: int | None = None) -> Batch:
+    """The reviews ``indices`` of ``split`` as one zero-padded batch (first ``max_length`` tokens)."""
+    indices = np.asarray(indices, dtype=np.int64)
+    starts = split.offsets[indices]
+    lengths = split.offsets[indices + 1] - starts
+    if max_length is not None:
+        lengths = np.minimum(lengths, max_length)
+    width = max(int(lengths.max()) if len(lengths) else 0, 1)
+    columns = np.arange(width)
+    mask = columns[None, :] < lengths[:, None]
+    ids = np.zeros((len(indices), width), dtype=np.int64)
+    ids[mask] = split.ids[(starts[:, None] + columns[None, :])[mask]]
+    empty = lengths == 0
+    if empty.any():
+        ids[empty, 0] = Vocab.UNK
+        lengths = np.maximum(lengths, 1)
+    return Batch(
+        torch.from_numpy(ids),
+        torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int64)),
+        torch.from_numpy(split.labels[indices].astype(np.float32)),
+        indices,
+    )
+
+
+def iterate_batches(
+    split: EncodedSplit,
+    batch_size: int,
+    *,
+    shuffle: bool = False,
+    bucketing: bool = False,
+    pool: int = 100,
+    seed: int = 0,
+    epoch: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    uneven: Literal["drop", "pad"] = "drop",
+    max_length: int | None = None,
+) -> Iterator[Batch]:
+    """The batches of one epoch (see :func:`batch_indices` and :func:`collate`)."""
+    lengths = split.lengths
+    if max_length is not None:
+        lengths = np.minimum(lengths, max_length)
+    for indices in batch_indices(
+        lengths,
+        batch_size,
+        shuffle=shuffle,
+        bucketing=bucketing,
+        pool=pool,
+        seed=seed,
+        epoch=epoch,
+        rank=rank,
+        world_size=world_size,
+        uneven=uneven,
+    ):
+        yield collate(split, indices, max_length)
+
+
+def padding_stats(lengths: np.ndarray, batches: list[np.ndarray]) -> dict[str, float]:
+    """Real and padded token counts of ``batches`` (each batch padded to its longest review)."""
+    lengths = np.maximum(np.asarray(lengths), 1)
+    real = sum(int(lengths[b].sum()) for b in batches)
+    padded = sum(int(lengths[b].max()) * len(b) for b in batches if len(b))
+    return {"real": real, "padded": padded, "padding_fraction": 1 - real / padded if padded else 0.0}

@@ -1,0 +1,142 @@
+"""Downloading a file once into the cache: progress bar, checksum, atomic rename.
+
+The bytes go to a temporary file next to the destination, are hashed on the way, and are
+renamed into place only when complete and (if a checksum is known) verified; an interrupted or
+corrupt download therefore never leaves a file that a later run would take for the real one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import DataError
+
+URL_SCHEMES = ("http://", "https://", "ftp://", "file://")
+CHUNK = 1 << 20
+
+
+def is_url(source: str) -> bool:
+    """Whether ``source`` names a URL rather than a local path."""
+    return source.strip().lower().startswith(URL_SCHEMES)
+
+
+def sha256_file(path: str | Path) -> str:
+    """The sha256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(
+    url: str,
+    dest: str | Path,
+    *,
+    sha256: str | None = None,
+    hint: str = "",
+    console: Any = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Fetch ``url`` to ``dest`` unless it is already there; return ``dest``.
+
+    ``sha256``, when given, must match or the download is discarded with a :class:`DataError`.
+    ``hint`` is appended to network error messages (what the user can do instead).
+    """
+    dest = Path(dest)
+    if dest.is_file():
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        digest = hashlib.sha256()
+        try:
+            response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - user's URL
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise DataError(f"cannot download {url}: {reason}. {hint}".strip()) from None
+        with response, os.fdopen(fd, "wb") as out:
+            fd = -1
+            total = _content_length(response)
+            with _progress(console, f"downloading {dest.name}", total) as advance:
+                try:
+                    while chunk := response.read(CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        advance(len(chunk))
+                except (urllib.error.URLError, OSError) as exc:
+                    raise DataError(
+                        f"download of {url} failed part-way: {exc}. {hint}".strip()
+                    ) from None
+            out.flush()
+            os.fsync(out.fileno())
+        if total is not None and tmp.stat().st_size != total:
+            raise DataError(
+                f"download of {url} is incomplete ({tmp.stat().st_size} of {total} bytes); "
+                f"try again. {hint}".strip()
+            )
+        actual = digest.hexdigest()
+        if sha256 and actual.lower() != sha256.lower():
+            raise DataError(
+                f"checksum mismatch for {url}: expected sha256 {sha256}, got {actual}; "
+                f"the download was discarded. Try again, or {hint or 'use a local copy'}"
+            )
+        os.replace(tmp, dest)
+        return dest
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _content_length(response: Any) -> int | None:
+    with contextlib.suppress(TypeError, ValueError, AttributeError):
+        value = response.headers.get("Content-Length")
+        return int(value) if value is not None else None
+    return None
+
+
+@contextlib.contextmanager
+def _progress(console: Any, description: str, total: int | None):
+    """A rich download bar on a terminal; one line at start and end otherwise."""
+    from rich.console import Console
+
+    console = console or Console(stderr=True)
+    if not console.is_terminal:
+        start = time.perf_counter()
+        done = [0]
+        console.print(f"{description} ...", highlight=False)
+        yield lambda n: done.__setitem__(0, done[0] + n)
+        seconds = time.perf_counter() - start
+        console.print(f"{description}: {done[0] / 1e6:.1f} MB in {seconds:.1f} s", highlight=False)
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda n: progress.advance(task, n)

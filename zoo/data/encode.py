@@ -1,0 +1,252 @@
+"""Texts to token ids, fast: worker processes for large inputs, a flat array layout, ``.npz`` files.
+
+An :class:`EncodedSplit` holds the ids of all its reviews concatenated in one ``int32`` array
+with ``offsets`` (review ``i`` is ``ids[offsets[i]:offsets[i+1]]``): 20,000 reviews take one
+array instead of 20,000 Python lists, slice and batch in numpy, and save and load in
+milliseconds as ``.npz`` (read with ``allow_pickle=False``).
+
+Tokenizing is done by :func:`tokenize_table`: each chunk of texts is tokenized (in a worker
+process when there are many) into ids over a chunk-local token table, and the chunks are merged
+in order into one table in order of first appearance, so the result does not depend on the
+number of workers. :mod:`zoo.data.prepare` caches that result; :func:`encode_texts` maps it
+through a vocabulary.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.io import atomic_write
+
+#: Texts per task sent to a worker process.
+CHUNK = 512
+#: Below this many texts, tokenizing in-process beats starting workers.
+POOL_THRESHOLD = 4000
+
+Tokenizer = Callable[[str], list[str]]
+
+
+@dataclass
+class EncodedSplit:
+    """Token ids of ``n`` texts: ``ids`` (int32, flat), ``offsets`` (int64, n+1), ``labels``.
+
+    ``labels`` are int64 label ids, ``-1`` where unknown (texts encoded for prediction).
+    """
+
+    ids: np.ndarray
+    offsets: np.ndarray
+    labels: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.ids = np.ascontiguousarray(self.ids, dtype=np.int32)
+        self.offsets = np.ascontiguousarray(self.offsets, dtype=np.int64)
+        self.labels = np.ascontiguousarray(self.labels, dtype=np.int64)
+        n = len(self.offsets) - 1
+        if n < 0 or len(self.labels) != n or self.offsets[0] != 0 or self.offsets[-1] != len(self.ids):
+            raise ValueError(
+                f"inconsistent EncodedSplit: {len(self.ids)} ids, {len(self.offsets)} offsets, "
+                f"{len(self.labels)} labels"
+            )
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Tokens per text (int64)."""
+        return np.diff(self.offsets)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        """The ids of text ``i``."""
+        return self.ids[self.offsets[i] : self.offsets[i + 1]]
+
+    def subset(self, indices: Sequence[int] | np.ndarray) -> EncodedSplit:
+        """The texts at ``indices`` (in that order) as a new split."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return EncodedSplit(
+            gather(self.ids, self.offsets, indices), _offsets(self.lengths[indices]), self.labels[indices]
+        )
+
+    def map_ids(self, mapping: np.ndarray) -> EncodedSplit:
+        """The same texts with every id ``i`` replaced by ``mapping[i]``."""
+        return EncodedSplit(mapping[self.ids], self.offsets, self.labels)
+
+    @classmethod
+    def concat(cls, splits: Sequence[EncodedSplit]) -> EncodedSplit:
+        if not splits:
+            return cls.empty()
+        lengths = np.concatenate([s.lengths for s in splits])
+        return cls(
+            np.concatenate([s.ids for s in splits]),
+            _offsets(lengths),
+            np.concatenate([s.labels for s in splits]),
+        )
+
+    @classmethod
+    def empty(cls) -> EncodedSplit:
+        return cls(np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(0, np.int64))
+
+    def save(self, path: str | Path) -> Path:
+        """Write as ``.npz`` atomically."""
+        return atomic_write(
+            path, lambda f: np.savez(f, ids=self.ids, offsets=self.offsets, labels=self.labels)
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> EncodedSplit:
+        """Read a split written by :meth:`save` (no pickles are ever loaded)."""
+        with np.load(path, allow_pickle=False) as data:
+            return cls(data["ids"], data["offsets"], data["labels"])
+
+
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return offsets
+
+
+def gather(ids: np.ndarray, offsets: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """The ids of texts ``indices`` concatenated, without a Python loop over texts."""
+    lengths = offsets[indices + 1] - offsets[indices]
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=ids.dtype)
+    starts = np.repeat(offsets[indices] - (np.cumsum(lengths) - lengths), lengths)
+    return ids[starts + np.arange(total)]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tokenizing
+
+
+@dataclass
+class TokenTable:
+    """Texts tokenized once: ``tokens`` (each distinct token, in order of first appearance),
+    ``ids`` (int32 indices into ``tokens``) and ``offsets`` as in :class:`EncodedSplit`."""
+
+    tokens: list[str]
+    ids: np.ndarray
+    offsets: np.ndarray
+
+    def split(self, sizes: Sequence[int], labels: Sequence[np.ndarray]) -> list[EncodedSplit]:
+        """Cut into consecutive splits of ``sizes`` texts (ids still index ``tokens``)."""
+        out, start = [], 0
+        for size, label in zip(sizes, labels, strict=True):
+            lo, hi = self.offsets[start], self.offsets[start + size]
+            out.append(EncodedSplit(self.ids[lo:hi], self.offsets[start : start + size + 1] - lo, label))
+            start += size
+        return out
+
+
+_TEXTS: Sequence[str] = ()
+_TOKENIZER: Tokenizer | None = None
+
+
+def _init_worker(texts: Sequence[str], tokenizer: Tokenizer) -> None:
+    global _TEXTS, _TOKENIZER
+    _TEXTS, _TOKENIZER = texts, tokenizer
+
+
+def _tokenize_chunk(bounds: tuple[int, int]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Tokenize ``_TEXTS[start:end]`` into ids over a chunk-local table."""
+    start, end = bounds
+    local: dict[str, int] = {}
+    get = local.setdefault
+    tokenizer = _TOKENIZER
+    ids: list[int] = []
+    lengths = np.empty(end - start, dtype=np.int64)
+    for k, text in enumerate(_TEXTS[start:end]):
+        tokens = tokenizer(text)  # type: ignore[misc]
+        ids.extend([get(t, len(local)) for t in tokens])
+        lengths[k] = len(tokens)
+    return list(local), np.asarray(ids, dtype=np.int32), lengths
+
+
+def default_workers(n_texts: int) -> int:
+    """Worker processes for ``n_texts``: 1 (in-process) when small, else the usable CPUs (≤ 8)."""
+    if n_texts < POOL_THRESHOLD:
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def _chunks(
+    texts: Sequence[str], tokenizer: Tokenizer, workers: int
+) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
+    bounds = [(i, min(i + CHUNK, len(texts))) for i in range(0, len(texts), CHUNK)]
+    if workers <= 1 or len(bounds) <= 1:
+        _init_worker(texts, tokenizer)
+        try:
+            yield from map(_tokenize_chunk, bounds)
+        finally:
+            _init_worker((), None)  # type: ignore[arg-type]
+        return
+    methods = multiprocessing.get_all_start_methods()
+    # fork shares the texts with the workers without pickling them; elsewhere they are sent once.
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with context.Pool(workers, initializer=_init_worker, initargs=(texts, tokenizer)) as pool:
+        yield from pool.imap(_tokenize_chunk, bounds)
+
+
+def tokenize_table(
+    texts: Sequence[str],
+    tokenizer: Tokenizer,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], Any] | None = None,
+) -> TokenTable:
+    """Tokenize every text once; ``progress(n)`` is called as each chunk of ``n`` texts is done.
+
+    The result is the same whatever ``workers`` is (default: :func:`default_workers`).
+    """
+    if workers is None:
+        workers = default_workers(len(texts))
+    table: dict[str, int] = {}
+    parts: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    for local_tokens, local_ids, chunk_lengths in _chunks(texts, tokenizer, workers):
+        get = table.setdefault
+        remap = np.fromiter(
+            (get(t, len(table)) for t in local_tokens), dtype=np.int32, count=len(local_tokens)
+        )
+        parts.append(remap[local_ids] if len(local_ids) else local_ids)
+        lengths.append(chunk_lengths)
+        if progress is not None:
+            progress(len(chunk_lengths))
+    ids = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+    offsets = _offsets(np.concatenate(lengths) if lengths else np.zeros(0, np.int64))
+    return TokenTable(list(table), ids.astype(np.int32, copy=False), offsets)
+
+
+def vocab_mapping(tokens: Sequence[str], vocab: Any) -> np.ndarray:
+    """``mapping[i]`` = the vocabulary id of ``tokens[i]`` (``<unk>`` when not in ``vocab``)."""
+    return np.fromiter((vocab[t] for t in tokens), dtype=np.int32, count=len(tokens))
+
+
+def encode_texts(
+    texts: Sequence[str],
+    tokenizer: Tokenizer,
+    vocab: Any,
+    labels: Sequence[int] | np.ndarray | None = None,
+    *,
+    workers: int | None = None,
+) -> EncodedSplit:
+    """Tokenize ``texts`` and map them through ``vocab`` (prediction, evaluation of new data).
+
+    ``labels`` default to ``-1`` (unknown). Large inputs use worker processes.
+    """
+    table = tokenize_table(list(texts), tokenizer, workers=workers)
+    label_array = np.full(len(texts), -1, np.int64) if labels is None else np.asarray(labels, np.int64)
+    if len(label_array) != len(texts):
+        raise ValueError(f"{len(texts)} texts but {len(label_array)} labels")
+    return EncodedSplit(vocab_mapping(table.tokens, vocab)[table.ids], table.offsets, label_array)

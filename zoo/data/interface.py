@@ -1,0 +1,57 @@
+"""What a dataset plugin provides.
+
+A dataset component is registered like any other (``registry.register("dataset", name,
+config=..., factory=...)``); ``factory(config)`` returns an object following :class:`Dataset`.
+zoo then does the rest the same way for every dataset: the ``data.limit`` subset, tokenizing
+once into the cache, the vocabulary from the training split, batching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+
+
+@dataclass
+class RawSplit:
+    """The texts of one split and their label ids (indices into :attr:`Dataset.labels`)."""
+
+    texts: list[str] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if len(self.texts) != len(self.labels):
+            raise ValueError(f"{len(self.texts)} texts but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, indices: list[int]) -> RawSplit:
+        """The reviews at ``indices``, in that order."""
+        return RawSplit([self.texts[i] for i in indices], [self.labels[i] for i in indices])
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """A labelled text dataset split into ``train``, ``valid`` and ``test``.
+
+    - ``labels``: the label names by id, e.g. ``["neg", "pos"]`` (neg = 0, pos = 1).
+    - ``fingerprint(source)``: a cheap string that changes whenever the data would (a path with
+      its size and modification time, a URL with its checksum); it keys the token cache, so it
+      must not read the whole data and must not need the network.
+    - ``load(source, cache_dir, seed=...)``: the three splits. ``source`` is the spec's
+      ``data.source`` (``None``: the dataset's own default), ``cache_dir`` the root of zoo's
+      cache for anything the dataset downloads or extracts, ``seed`` the spec's ``data.seed`` for
+      any random split. Problems the user can fix raise :class:`zoo.errors.DataError`.
+
+    Optionally ``describe(source) -> str``: a human-readable origin for ``zoo data`` output.
+    """
+
+    labels: list[str]
+
+    def fingerprint(self, source: str | None) -> str: ...
+
+    def load(self, source: str | None, cache_dir: Path, *, seed: int = 1) -> dict[str, RawSplit]: ...

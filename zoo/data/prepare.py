@@ -1,0 +1,372 @@
+"""From a spec to ready-to-batch data: load, subset, tokenize once (cached), vocabulary.
+
+The expensive part, tokenizing every review, is cached on disk under
+``<cache>/prepared/<key>/``, the key hashing everything the tokens depend on: the dataset (its
+type, config, plugin version and the data's fingerprint), ``data.seed`` and ``data.limit`` (which
+reviews), and the tokenizer (type, config, plugin version). The folder holds each split's tokens
+as ids into a table of every distinct token; the vocabulary (``min_freq``, ``max_size``) is then
+built from the training split's counts and applied in numpy, which takes a fraction of a second,
+so changing it never re-tokenizes. Entries appear atomically (a crash leaves none), and a lock
+makes concurrent processes (distributed ranks) build an entry once.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.data.cache import cache_dir, file_lock, stable_hash
+from zoo.data.encode import EncodedSplit, TokenTable, tokenize_table, vocab_mapping
+from zoo.data.interface import SPLITS, RawSplit
+from zoo.data.vocab import Vocab
+from zoo.errors import DataError
+from zoo.io import atomic_directory, atomic_write_json
+
+#: Bump when the layout of a cache entry changes; old entries are then ignored.
+CACHE_FORMAT = 1
+
+
+@dataclass
+class PreparedData:
+    """Encoded splits (``train``, ``valid``, ``test``), their vocabulary and what was done.
+
+    ``info``: ``dataset``, ``source``, ``cache_path``, ``cache_hit``, ``counts``
+    (``{split: {label: n}}``), ``lengths`` (``{split: {mean, p95, max}}`` in tokens),
+    ``vocab_size``, ``timings`` (seconds), ``labels``, ``limit``, ``seed``.
+    """
+
+    vocab: Vocab
+    splits: dict[str, EncodedSplit]
+    labels: list[str]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, split: str) -> EncodedSplit:
+        return self.splits[split]
+
+
+def prepare_data(
+    spec: Any,
+    registry: Any,
+    *,
+    cache_root: Path | None = None,
+    console: Any = None,
+    workers: int | None = None,
+) -> PreparedData:
+    """Prepare ``spec.data`` with ``spec.tokenizer``; see the module docstring.
+
+    ``console``: a rich console for progress (default: a progress bar only when stderr is a
+    terminal). ``workers``: tokenizing processes (default: the CPUs for large data, else none).
+    """
+    started = time.perf_counter()
+    data = spec.data
+    root = Path(cache_root) if cache_root is not None else cache_dir()
+    dataset_component = registry.get("dataset", data.dataset.type)
+    tokenizer_component = registry.get("tokenizer", spec.tokenizer.type)
+    dataset = registry.build("dataset", data.dataset)
+    tokenizer = registry.build("tokenizer", spec.tokenizer)
+
+    key_data = {
+        "format": CACHE_FORMAT,
+        "dataset": _component_key(dataset_component, data.dataset),
+        "fingerprint": dataset.fingerprint(data.source),
+        "seed": data.seed,
+        "limit": data.limit,
+        "tokenizer": _component_key(tokenizer_component, spec.tokenizer),
+    }
+    describe = getattr(dataset, "describe", None)
+    source = describe(data.source) if callable(describe) else (data.source or "(dataset default)")
+    key = stable_hash(key_data)
+    entry = root / "prepared" / key
+    timings: dict[str, float] = {}
+
+    with file_lock(root / "prepared" / f".{key}.lock"):
+        cached = _read_entry(entry)
+        hit = cached is not None
+        if cached is None:
+            cached = _build_entry(
+                entry, key_data, dataset, tokenizer, data, root, source, timings, console, workers
+            )
+    meta, table_tokens, raw_splits = cached
+
+    t0 = time.perf_counter()
+    vocab, mapping = _vocabulary(table_tokens, raw_splits["train"], data.min_freq, data.max_size)
+    splits = {name: split.map_ids(mapping) for name, split in raw_splits.items()}
+    timings["vocab_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - started
+
+    labels = list(meta["labels"])
+    info = {
+        "dataset": data.dataset.type,
+        "source": source,
+        "cache_path": str(entry),
+        "cache_hit": hit,
+        "counts": {name: _counts(split.labels, labels) for name, split in splits.items()},
+        "lengths": {name: _length_stats(split.lengths) for name, split in splits.items()},
+        "vocab_size": len(vocab),
+        "distinct_tokens": len(table_tokens),
+        "labels": labels,
+        "limit": data.limit,
+        "seed": data.seed,
+        "max_length": data.max_length,
+        "timings": {name: round(seconds, 3) for name, seconds in timings.items()},
+    }
+    if hit:  # what building this entry took, the first time
+        info["built_timings"] = meta.get("timings", {})
+    return PreparedData(vocab, splits, labels, info)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _component_key(component: Any, config: Any) -> dict[str, Any]:
+    plugin = component.plugin
+    return {
+        "config": config.model_dump(mode="json"),
+        "plugin": [plugin.name, plugin.distribution, plugin.version],
+    }
+
+
+def _read_entry(entry: Path) -> tuple[dict[str, Any], list[str], dict[str, EncodedSplit]] | None:
+    """A complete cache entry, or None (absent, older format, or unreadable: rebuilt then)."""
+    if not (entry / "meta.json").is_file():
+        return None
+    try:
+        meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
+        if meta.get("format") != CACHE_FORMAT:
+            return None
+        tokens = json.loads((entry / "tokens.json").read_text(encoding="utf-8"))
+        splits = {name: EncodedSplit.load(entry / f"{name}.npz") for name in SPLITS}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"zoo: warning: ignoring unreadable data cache {entry} ({exc}); rebuilding", file=sys.stderr)
+        return None
+    return meta, tokens, splits
+
+
+def _build_entry(
+    entry: Path,
+    key_data: dict[str, Any],
+    dataset: Any,
+    tokenizer: Callable[[str], list[str]],
+    data: Any,
+    root: Path,
+    source: str,
+    timings: dict[str, float],
+    console: Any,
+    workers: int | None,
+) -> tuple[dict[str, Any], list[str], dict[str, EncodedSplit]]:
+    with _progress(console) as progress:
+        t0 = time.perf_counter()
+        progress.status(f"reading {source}")
+        raw = dataset.load(data.source, root, seed=data.seed)
+        labels = list(dataset.labels)
+        raw = _checked(raw, labels, data.dataset.type)
+        if data.limit is not None:
+            raw = {
+                name: split.subset(balanced_subset(split.labels, data.limit, data.seed, name).tolist())
+                for name, split in raw.items()
+            }
+        _check_classes(raw, labels, source)
+        timings["load_s"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        texts = [text for name in SPLITS for text in raw[name].texts]
+        advance = progress.bar("tokenizing", len(texts))
+        table = tokenize_table(texts, tokenizer, workers=workers, progress=advance)
+        timings["tokenize_s"] = time.perf_counter() - t0
+    splits = _cut(table, raw)
+    meta = {
+        "format": CACHE_FORMAT,
+        "key": key_data,
+        "source": source,
+        "labels": labels,
+        "distinct_tokens": len(table.tokens),
+        "counts": {name: _counts(splits[name].labels, labels) for name in SPLITS},
+        "timings": {name: round(seconds, 3) for name, seconds in timings.items()},
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    t0 = time.perf_counter()
+    _remove_stale(entry)
+    with atomic_directory(entry) as tmp:
+        for name, split in splits.items():
+            split.save(tmp / f"{name}.npz")
+        (tmp / "tokens.json").write_text(json.dumps(table.tokens, ensure_ascii=False), encoding="utf-8")
+        atomic_write_json(tmp / "meta.json", meta)
+    timings["cache_write_s"] = time.perf_counter() - t0
+    return meta, table.tokens, splits
+
+
+def _remove_stale(entry: Path) -> None:
+    """Remove what a killed build of ``entry`` left (we hold its lock, so none is in progress)."""
+    for leftover in [*entry.parent.glob(f".{entry.name}.*.tmp"), entry.parent / f".{entry.name}.old"]:
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _cut(table: TokenTable, raw: dict[str, RawSplit]) -> dict[str, EncodedSplit]:
+    sizes = [len(raw[name]) for name in SPLITS]
+    labels = [np.asarray(raw[name].labels, dtype=np.int64) for name in SPLITS]
+    return dict(zip(SPLITS, table.split(sizes, labels), strict=True))
+
+
+def _checked(raw: Any, labels: list[str], name: str) -> dict[str, RawSplit]:
+    """The dataset's output, validated (a third-party plugin's mistakes get a clear message)."""
+    if not isinstance(raw, dict) or set(raw) != set(SPLITS):
+        keys = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
+        raise DataError(f"dataset '{name}' returned {keys}; expected the splits {', '.join(SPLITS)}")
+    out = {}
+    for split in SPLITS:
+        part = raw[split]
+        texts, ids = list(part.texts), [int(label) for label in part.labels]
+        if len(texts) != len(ids):
+            raise DataError(f"dataset '{name}', split {split}: {len(texts)} texts but {len(ids)} labels")
+        if any(not 0 <= label < len(labels) for label in ids):
+            raise DataError(
+                f"dataset '{name}', split {split}: label ids must be 0..{len(labels) - 1} ({labels})"
+            )
+        if not all(isinstance(text, str) for text in texts):
+            raise DataError(f"dataset '{name}', split {split}: every text must be a str")
+        out[split] = RawSplit(texts, ids)
+    return out
+
+
+def _check_classes(raw: dict[str, RawSplit], labels: list[str], source: str) -> None:
+    for split in SPLITS:
+        if not len(raw[split]):
+            raise DataError(f"the {split} split of {source} is empty")
+    counts = _counts(np.asarray(raw["train"].labels), labels)
+    present = [label for label, n in counts.items() if n]
+    if len(present) < 2:
+        shown = ", ".join(f"{label}: {n}" for label, n in counts.items())
+        raise DataError(
+            f"the training split of {source} holds only one class ({shown}); a classifier needs "
+            "examples of every class. Check the data (are the pos/ and neg/ folders both there?)"
+        )
+
+
+def balanced_subset(labels: Any, n: int, seed: int, name: str = "") -> np.ndarray:
+    """Sorted indices of a seeded, class-balanced subset of ``n`` items (all of them if fewer).
+
+    Each class gets ``n // classes`` (the remainder going to the first classes); a class with
+    fewer items gives all it has and the others make up the difference where they can.
+    """
+    labels = np.asarray(labels)
+    if n >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    classes = np.unique(labels)
+    pools = {c: rng.permutation(np.flatnonzero(labels == c)) for c in classes}
+    take = dict.fromkeys(classes, 0)
+    left = n
+    while left > 0:
+        open_classes = [c for c in classes if take[c] < len(pools[c])]
+        share, extra = divmod(left, len(open_classes))
+        for i, c in enumerate(open_classes):
+            add = min(share + (i < extra), len(pools[c]) - take[c])
+            take[c] += add
+            left -= add
+    return np.sort(np.concatenate([pools[c][: take[c]] for c in classes]))
+
+
+def _vocabulary(
+    tokens: list[str], train: EncodedSplit, min_freq: int, max_size: int | None
+) -> tuple[Vocab, np.ndarray]:
+    counts = np.bincount(train.ids, minlength=len(tokens))
+    seen = np.flatnonzero(counts >= min_freq)
+    vocab = Vocab.from_counts(
+        {tokens[i]: int(counts[i]) for i in seen.tolist()}, min_freq=min_freq, max_size=max_size
+    )
+    return vocab, vocab_mapping(tokens, vocab)
+
+
+def _counts(labels: np.ndarray, names: list[str]) -> dict[str, int]:
+    found = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(names))
+    return {name: int(found[i]) for i, name in enumerate(names)}
+
+
+def _length_stats(lengths: np.ndarray) -> dict[str, float]:
+    if not len(lengths):
+        return {"mean": 0.0, "p95": 0.0, "max": 0}
+    return {
+        "mean": round(float(lengths.mean()), 2),
+        "p95": round(float(np.percentile(lengths, 95)), 1),
+        "max": int(lengths.max()),
+    }
+
+
+class _Progress:
+    """Status line and progress bar, or nothing, behind one small interface."""
+
+    def __init__(self, progress: Any = None) -> None:
+        self._progress = progress
+        self._status = None
+
+    def status(self, text: str) -> None:
+        if self._progress is not None:
+            self._status = self._progress.add_task(text, total=None)
+
+    def bar(self, text: str, total: int) -> Callable[[int], None] | None:
+        if self._progress is None:
+            return None
+        if self._status is not None:
+            self._progress.update(self._status, total=1, completed=1)
+        task = self._progress.add_task(text, total=total)
+        return lambda n: self._progress.advance(task, n)
+
+
+@contextmanager
+def _progress(console: Any) -> Iterator[_Progress]:
+    if console is None and not sys.stderr.isatty():
+        yield _Progress()
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console or Console(stderr=True),
+        transient=False,
+    ) as progress:
+        yield _Progress(progress)
+
+
+def summary_table(prepared: PreparedData) -> Any:
+    """A rich table of what ``zoo data`` found: reviews per split and label, token lengths."""
+    from rich.table import Table
+
+    info = prepared.info
+    cache = "hit" if info["cache_hit"] else "built"
+    table = Table(
+        title=f"{info['dataset']}: {info['source']}",
+        caption=f"cache ({cache}): {info['cache_path']}\nvocabulary: {info['vocab_size']:,} tokens "
+        f"(<pad>, <unk> included) from the training split; {info['timings']['total_s']:.2f} s",
+    )
+    table.add_column("split")
+    for label in prepared.labels:
+        table.add_column(label, justify="right")
+    table.add_column("total", justify="right")
+    table.add_column("tokens: mean", justify="right")
+    table.add_column("p95", justify="right")
+    table.add_column("max", justify="right")
+    for split, counts in info["counts"].items():
+        lengths = info["lengths"][split]
+        table.add_row(
+            split,
+            *(f"{counts[label]:,}" for label in prepared.labels),
+            f"{sum(counts.values()):,}",
+            f"{lengths['mean']:.1f}",
+            f"{lengths['p95']:.0f}",
+            f"{lengths['max']:,}",
+        )
+    return table
