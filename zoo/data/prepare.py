@@ -324,8 +324,8 @@ class _Progress:
 
 @contextmanager
 def _progress(console: Any) -> Iterator[_Progress]:
-    if console is None and not sys.stderr.isatty():
-        yield _Progress()
+    if not (console.is_terminal if console is not None else sys.stderr.isatty()):
+        yield _Progress()  # no live bars in logs and CI
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -336,7 +336,7 @@ def _progress(console: Any) -> Iterator[_Progress]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console or Console(stderr=True),
-        transient=False,
+        transient=True,
     ) as progress:
         yield _Progress(progress)
 

@@ -1,0 +1,161 @@
+"""The CLI verbs that touch data and models: ``data``, ``train``, ``evaluate``, ``predict``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from zoo.console import err, out, print_json, table
+from zoo.errors import ZooError
+
+DEFAULT_RECIPE = "imdb-lstm"
+
+
+def cmd_data(args: argparse.Namespace) -> None:
+    """Prepare a dataset (download, extract, tokenize, vocabulary) and say what was found."""
+    from zoo.data.prepare import prepare_data, summary_table
+    from zoo.plugins import get_registry
+    from zoo.spec import load_spec
+
+    overrides = [f"data.dataset.type={args.dataset}", *args.overrides]
+    if args.source:
+        overrides.append(f"data.source={args.source}")
+    spec = load_spec(args.spec, overrides)
+    prepared = prepare_data(spec, get_registry(), console=err())
+    if args.json:
+        print_json(prepared.info)
+    else:
+        out().print(summary_table(prepared))
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    """Train a spec (or resume a run) and print the result table."""
+    from zoo.spec import load_spec
+    from zoo.trainer import train
+
+    if args.resume:
+        if args.overrides:
+            raise ZooError("--resume continues a run with its own spec; --set cannot change it")
+        summary = train(resume=args.resume)
+    else:
+        summary = train(load_spec(args.spec, args.overrides), out=args.out, force=args.force)
+    if args.json:
+        print_json(summary)
+        return
+    test = summary["test"]
+    out().print(
+        table(
+            f"{summary['name']}: result",
+            ["metric", "value"],
+            [
+                ["test accuracy", f"{test['accuracy']:.4f}"],
+                ["test loss", f"{test['loss']:.4f}"],
+                ["best epoch", f"{summary['best_epoch']} of {summary['epochs_run']}"],
+                ["seconds per epoch (train)", f"{summary['train_seconds_per_epoch']:.1f}"],
+                ["parameters", f"{summary['parameters']:,}"],
+                ["run directory", summary["run_dir"]],
+            ],
+        )
+    )
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    """Metrics of a run's best checkpoint on the test (or valid) split."""
+    from zoo.classifier import load
+    from zoo.data.prepare import prepare_data
+    from zoo.plugins import get_registry
+    from zoo.trainer import predict_logits, score
+
+    classifier = load(args.run)
+    spec = classifier.spec
+    prepared = prepare_data(spec, get_registry(), console=err())
+    if prepared.vocab.tokens != classifier.vocab.tokens:
+        raise ZooError(f"the data now gives a different vocabulary than {args.run}/vocab.json; was the source changed?")
+    split = prepared.splits[args.split]
+    metrics = score(
+        predict_logits(classifier.model, split, spec.train.eval_batch_size, classifier.device, spec.data.max_length),
+        split.labels,
+    )
+    if args.json:
+        print_json({"run": args.run, "split": args.split, **metrics})
+        return
+    (tn, fp), (fn, tp) = metrics["confusion"]
+    neg, pos = classifier.labels
+    rows = [[name, f"{metrics[name]:.4f}" if metrics[name] is not None else "n/a"]
+            for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "loss")]
+    out().print(table(f"{args.run} on {args.split} ({metrics['count']} reviews)", ["metric", "value"], rows))
+    out().print(table("confusion (rows: true, columns: predicted)", ["", neg, pos], [[neg, tn, fp], [pos, fn, tp]]))
+
+
+def _read_stdin_lines() -> list[tuple[str | None, str | None]]:
+    """``(text, error)`` per stdin line; a line that is not UTF-8 gets an error, not a crash."""
+    lines = []
+    for number, raw in enumerate(sys.stdin.buffer.read().splitlines(), 1):
+        try:
+            lines.append((raw.decode("utf-8"), None))
+        except UnicodeDecodeError as exc:
+            lines.append((None, f"line {number}: not UTF-8 ({exc.reason} at byte {exc.start})"))
+    return lines
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Label and probability per text (arguments, or one per line of stdin with ``-``)."""
+    from zoo.classifier import load
+
+    classifier = load(args.run)
+    items: list[tuple[str | None, str | None]] = []
+    for text in args.texts:
+        items.extend(_read_stdin_lines() if text == "-" else [(text, None)])
+    if not items:
+        raise ZooError("no text to predict; pass texts as arguments or '-' to read lines from stdin")
+    valid = [text for text, error in items if error is None]
+    predictions = iter(classifier.predict(valid))
+    results: list[dict[str, Any]] = []
+    for text, error in items:
+        result = {"error": error} if error else next(predictions)
+        results.append({"text": text, **result})
+    if args.json:
+        print_json(results)
+    else:
+        rows = [[r["label"] if "label" in r else "[red]error[/]",
+                 f"{r['probability']:.4f}" if "probability" in r else r["error"],
+                 _preview(r["text"])] for r in results]
+        out().print(table(None, ["label", "probability", "text"], rows))
+    return 1 if any("error" in r for r in results) else 0
+
+
+def _preview(text: str | None, width: int = 60) -> str:
+    from rich.markup import escape
+
+    if text is None:
+        return ""
+    flat = " ".join(text.split())
+    return escape(flat if len(flat) <= width else flat[: width - 1] + "…")
+
+
+def add_verbs(verb, add_spec_arguments) -> None:
+    """Add the data and model verbs to the CLI's parser."""
+    sub = verb("data", cmd_data, "prepare a dataset and print what it holds")
+    sub.add_argument("dataset", nargs="?", default="imdb", help="dataset name (default: imdb)")
+    sub.add_argument("--spec", default=DEFAULT_RECIPE, help=f"spec whose data section to use (default: {DEFAULT_RECIPE})")
+    sub.add_argument("--source", help="path or URL of the data (else the dataset's default)")
+    sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+
+    sub = verb("train", cmd_train, "train a spec into a run directory")
+    add_spec_arguments(sub, default=DEFAULT_RECIPE)
+    sub.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
+    sub.add_argument("--resume", metavar="RUN", help="continue the unfinished run in RUN")
+    sub.add_argument("--force", action="store_true", help="replace what --out already holds")
+    sub.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    sub = verb("evaluate", cmd_evaluate, "metrics of a trained run")
+    sub.add_argument("run", help="run directory")
+    sub.add_argument("--split", choices=["test", "valid"], default="test")
+    sub.add_argument("--json", action="store_true", help="print JSON")
+
+    sub = verb("predict", cmd_predict, "label texts with a trained run")
+    sub.add_argument("run", help="run directory")
+    sub.add_argument("texts", nargs="+", metavar="TEXT", help="texts to label; '-' reads one per line from stdin")
+    sub.add_argument("--json", action="store_true", help="print JSON")
