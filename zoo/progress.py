@@ -12,12 +12,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 class TrainProgress:
     """Shows epoch, step, throughput and running loss/accuracy while a run trains."""
 
-    def __init__(self, epochs: int, live: bool | None = None, log_every: float = 30.0) -> None:
+    def __init__(self, epochs: int, live: bool | None = None, log_every: float = 30.0,
+                 enabled: bool = True) -> None:
+        from rich.console import Console
+
         from zoo.console import err
 
         self.epochs = epochs
-        self.console = err()
-        self.live = sys.stderr.isatty() if live is None else live
+        # A disabled display (non-zero ranks, benchmarks) prints nothing at all.
+        self.console = err() if enabled else Console(quiet=True)
+        self.live = enabled and (sys.stderr.isatty() if live is None else live)
         self.log_every = log_every
         self._progress: Progress | None = None
         self._task: Any = None

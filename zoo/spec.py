@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, Union, get_args
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -34,6 +35,10 @@ from zoo.registry import Registry
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 SPEC_SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
+
+#: The loggers a spec may enable in its top-level ``loggers`` list (each is a built-in plugin that
+#: checks ``run.spec.loggers``; ``metrics.jsonl`` is always written and needs no entry).
+KNOWN_LOGGERS: frozenset[str] = frozenset({"tensorboard"})
 
 #: The component each kind defaults to when the spec leaves it out (if that one is registered).
 DEFAULT_COMPONENTS = {"tokenizer": "words", "dataset": "imdb", "encoder": "lstm", "head": "mlp"}
@@ -97,7 +102,25 @@ class TrainSpec(StrictModel):
     )
     seed: int = 1
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="Autocast precision of forward passes (fp16: CUDA only, with loss scaling)."
+    )
     threads: PositiveInt | None = Field(None, description="CPU threads (default: torch's).")
+
+
+def _check_loggers(names: list[str]) -> list[str]:
+    """Known logger names, each once, in the order given."""
+    unknown = [name for name in names if name not in KNOWN_LOGGERS]
+    if unknown:
+        import difflib
+
+        near = difflib.get_close_matches(unknown[0], sorted(KNOWN_LOGGERS), n=1)
+        hint = f" (did you mean '{near[0]}'?)" if near else ""
+        raise ValueError(
+            f"unknown logger{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}{hint}. "
+            f"Known loggers: {', '.join(sorted(KNOWN_LOGGERS))}"
+        )
+    return list(dict.fromkeys(names))
 
 
 def _component_union(registry: Registry, kind: str) -> Any:
@@ -165,6 +188,19 @@ def _build_spec_model(registry: Registry) -> type[BaseModel]:
         data=(data, Field(default_factory=dict, validate_default=True)),
         model=(model, Field(default_factory=dict, validate_default=True)),
         train=(TrainSpec, TrainSpec()),
+        loggers=(
+            Annotated[
+                list[str],
+                BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
+                AfterValidator(_check_loggers),
+            ],
+            Field(
+                default_factory=list,
+                description="Extra loggers to run during training, e.g. [tensorboard] (event files "
+                "under RUN/tensorboard/; needs pip install 'zoo[tensorboard]'). metrics.jsonl is "
+                f"always written. Known: {', '.join(sorted(KNOWN_LOGGERS))}.",
+            ),
+        ),
     )
 
 

@@ -4,10 +4,12 @@ The same spec and seed on the same machine give the same metrics epoch by epoch:
 initialised from ``train.seed``, each epoch's batch order is drawn from ``(seed, epoch)``, and
 the torch random state (dropout) is saved with every checkpoint. A run killed at any moment
 resumes from its last completed epoch and finishes with the same metrics as an uninterrupted one.
+Under torchrun the same code trains with DistributedDataParallel (see :mod:`zoo.distributed`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -20,12 +22,15 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel
 
+from zoo.distributed import Distributed, from_environment, shutdown
 from zoo.errors import RunError, ZooError
 from zoo.metrics import binary_metrics
 from zoo.model import TextClassifier, build_model, count_parameters
 from zoo.plugins import Plugins, get_plugins, notify
 from zoo.progress import TrainProgress
 from zoo.rundir import RunDir
+
+ALONE = Distributed()
 
 
 class TrainingDiverged(ZooError):
@@ -43,13 +48,13 @@ class Run:
     device: str = "cpu"
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """``auto`` picks CUDA when it is present; asking for CUDA without one is an error."""
     if name == "cuda" and not torch.cuda.is_available():
         raise ZooError("train.device is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+    return torch.device(f"cuda:{local_rank}") if name == "cuda" else torch.device(name)
 
 
 def make_optimizer(spec: BaseModel, parameters) -> torch.optim.Optimizer:
@@ -77,21 +82,46 @@ def make_scheduler(train: BaseModel, optimizer: torch.optim.Optimizer):
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=train.epochs, eta_min=schedule.min_lr)
 
 
+def autocast(device: torch.device, precision: str):
+    """The autocast context for ``train.precision`` (a no-op for fp32)."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    if precision == "fp16" and device.type != "cuda":
+        raise ZooError("train.precision fp16 needs CUDA; use bf16 or fp32 on the CPU")
+    dtype = torch.float16 if precision == "fp16" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _to_device(batch, device: torch.device):
+    """Ids, lengths and labels on ``device`` (pinned, non-blocking copies on CUDA)."""
+    if device.type != "cuda":
+        return batch.ids, batch.lengths, batch.labels
+    return (batch.ids.pin_memory().to(device, non_blocking=True), batch.lengths.to(device),
+            batch.labels.pin_memory().to(device, non_blocking=True))
+
+
 def predict_logits(
-    model: TextClassifier, split, batch_size: int, device: torch.device, max_length: int | None = None
+    model: torch.nn.Module, split, batch_size: int, device: torch.device, max_length: int | None = None,
+    dist: Distributed = ALONE, precision: str = "fp32",
 ) -> np.ndarray:
-    """Logits for every review of ``split``, in the split's order (batched by length for speed)."""
+    """Logits for every review of ``split``, in the split's order (batched by length for speed).
+
+    Distributed, each rank scores every ``world_size``-th batch and the logits are summed over
+    the ranks, so every rank returns all of them.
+    """
     from zoo.data.batching import batch_indices, collate
 
     model.eval()
-    logits = np.zeros(len(split), dtype=np.float32)
+    logits = torch.zeros(len(split), dtype=torch.float32)
     order = batch_indices(split.lengths, batch_size, shuffle=False, bucketing=True, pool=10**9, seed=0, epoch=0)
-    with torch.inference_mode():
-        for indices in order:
+    with torch.inference_mode(), autocast(device, precision):
+        for indices in order[dist.rank :: dist.world_size]:
             batch = collate(split, indices, max_length)
-            out = model(batch.ids.to(device, non_blocking=True), batch.lengths.to(device))
-            logits[batch.index] = out.float().cpu().numpy()
-    return logits
+            ids, lengths, _ = _to_device(batch, device)
+            logits[torch.from_numpy(batch.index)] = model(ids, lengths).float().cpu()
+    if dist.enabled:
+        logits = dist.sum(logits.to(device)).cpu()
+    return logits.numpy()
 
 
 def score(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
@@ -104,63 +134,88 @@ def score(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
 
 
 def train_epoch(
-    model: TextClassifier, split, spec: BaseModel, device: torch.device, optimizer: torch.optim.Optimizer,
-    epoch: int, progress: TrainProgress | None = None,
+    model: torch.nn.Module, split, spec: BaseModel, device: torch.device, optimizer: torch.optim.Optimizer,
+    epoch: int, progress: TrainProgress | None = None, dist: Distributed = ALONE, scaler=None,
 ) -> dict[str, float]:
-    """One epoch over ``split``; returns mean loss, accuracy and the number of real tokens."""
+    """One epoch over ``split``; returns mean loss, accuracy and the number of real tokens.
+
+    Each rank's loss is its shard's summed loss over the global batch size times the world
+    size, so that DDP's gradient average is the global batch's mean gradient.
+    """
     from zoo.data.batching import batch_indices, collate
 
-    progress = progress or TrainProgress(spec.train.epochs, live=False, log_every=float("inf"))
+    progress = progress or TrainProgress(spec.train.epochs, enabled=False)
     train = spec.train
     model.train()
-    batches = batch_indices(
-        split.lengths, train.batch_size, shuffle=True, bucketing=train.bucketing,
-        pool=train.bucket_pool, seed=train.seed, epoch=epoch,
-    )
+    batches = [
+        b for b in batch_indices(split.lengths, train.batch_size, shuffle=True, bucketing=train.bucketing,
+                                 pool=train.bucket_pool, seed=train.seed, epoch=epoch)
+        if len(b) >= dist.world_size  # every rank needs a non-empty shard
+    ]
     progress.start_epoch(epoch + 1, len(batches))
-    total_loss = torch.zeros((), dtype=torch.float64)
-    total_correct = torch.zeros((), dtype=torch.int64)
-    seen = tokens = 0
+    totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, tokens (this rank)
+    seen = 0
     for step, indices in enumerate(batches, 1):
-        batch = collate(split, indices, spec.data.max_length)
-        ids = batch.ids.to(device, non_blocking=True)
-        labels = batch.labels.to(device, non_blocking=True)
+        batch = collate(split, dist.shard(indices), spec.data.max_length)
+        ids, lengths, labels = _to_device(batch, device)
         optimizer.zero_grad(set_to_none=True)
-        logits = model(ids, batch.lengths.to(device))
-        loss = F.binary_cross_entropy_with_logits(logits, labels)
+        with autocast(device, train.precision):
+            logits = model(ids, lengths).float()
+        loss_sum = F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
+        loss = loss_sum * (dist.world_size / len(indices))
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"the training loss became {loss.item()} at epoch {epoch + 1}, step {step}; "
                 "lower train.optimizer.lr or set train.clip_grad_norm"
             )
-        loss.backward()
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
         if train.clip_grad_norm:
             torch.nn.utils.clip_grad_norm_(model.parameters(), train.clip_grad_norm)
-        optimizer.step()
-        size = len(indices)
-        total_loss += loss.detach().double().cpu() * size
-        total_correct += ((logits.detach() >= 0) == (labels >= 0.5)).sum().cpu()
-        seen += size
-        tokens += int(batch.lengths.sum())
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        totals[0] += loss_sum.detach().double().cpu()
+        totals[1] += ((logits.detach() >= 0) == (labels >= 0.5)).sum().cpu()
+        totals[2] += int(batch.lengths.sum())
+        seen += len(indices)
         if step % 20 == 0 or step == len(batches):
-            progress.step(step, seen, total_loss.item() / seen, total_correct.item() / seen)
-    return {"train_loss": total_loss.item() / seen, "train_accuracy": total_correct.item() / seen,
-            "train_tokens": tokens}
+            progress.step(step, seen, totals[0].item() * dist.world_size / seen,
+                          totals[1].item() * dist.world_size / seen)
+    totals = dist.sum(totals.to(device)).cpu()
+    return {"train_loss": totals[0].item() / seen, "train_accuracy": totals[1].item() / seen,
+            "train_tokens": int(totals[2].item())}
 
 
-def _prepare_run_dir(spec: BaseModel, out: str | Path | None, force: bool) -> RunDir:
+def _new_run_dir(spec: BaseModel, out: str | Path | None, force: bool, dist: Distributed) -> RunDir:
+    """The run directory to create; every rank checks it before rank 0 creates it."""
     if out is None:
         out = Path("runs") / f"{spec.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    run_dir = RunDir(Path(out))
-    if run_dir.path.exists() and any(run_dir.path.iterdir()):
-        if not force:
-            state = "a finished run" if run_dir.finished else (
-                "an unfinished run (continue it with --resume)" if run_dir.spec_file.exists() else "other files"
-            )
-            raise RunError(f"{run_dir.path} already holds {state}; choose another --out or pass --force to replace it")
-        shutil.rmtree(run_dir.path)
-    run_dir.path.mkdir(parents=True, exist_ok=True)
+    run_dir = RunDir(Path(dist.broadcast(str(out))))
+    if run_dir.path.exists() and any(run_dir.path.iterdir()) and not force:
+        state = "a finished run" if run_dir.finished else (
+            "an unfinished run (continue it with --resume)" if run_dir.spec_file.exists() else "other files"
+        )
+        raise RunError(f"{run_dir.path} already holds {state}; choose another --out or pass --force to replace it")
+    dist.barrier()
+    if dist.is_main:
+        if run_dir.path.exists():
+            shutil.rmtree(run_dir.path)
+        run_dir.path.mkdir(parents=True)
     return run_dir
+
+
+def _open_resumed(resume: str | Path, registry) -> tuple[RunDir, BaseModel]:
+    run_dir = RunDir(Path(resume))
+    spec = run_dir.read_spec(registry)
+    if run_dir.finished:
+        raise RunError(f"{run_dir.path} holds a finished run (summary.json); nothing to resume")
+    return run_dir, spec
 
 
 def train(
@@ -176,151 +231,192 @@ def train(
 
     Returns the summary that is also written to ``summary.json``.
     """
-    from zoo.data.prepare import prepare_data
-
     plugins = plugins or get_plugins()
-    registry = plugins.registry
     if resume is not None:
-        run_dir = RunDir(Path(resume))
-        spec = run_dir.read_spec(registry)
-        if run_dir.finished:
-            raise RunError(f"{run_dir.path} holds a finished run (summary.json); nothing to resume")
-    else:
-        if spec is None:
-            raise ValueError("train() needs a spec or a run directory to resume")
-        run_dir = _prepare_run_dir(spec, out, force)
-        run_dir.write_spec(spec, registry)
-
-    started = time.perf_counter()
-    train_spec = spec.train
-    if train_spec.threads:
-        torch.set_num_threads(train_spec.threads)
-    device = resolve_device(train_spec.device)
-    progress = progress or TrainProgress(train_spec.epochs)
-
-    data = prepare_data(spec, registry)
-    prepare_seconds = time.perf_counter() - started
-    if not run_dir.vocab_file.exists():
-        data.vocab.save(run_dir.vocab_file)
-
-    torch.manual_seed(train_spec.seed)
-    model = build_model(spec.model, vocab_size=len(data.vocab), registry=registry).to(device)
-    optimizer = make_optimizer(train_spec.optimizer, model.parameters())
-    scheduler = make_scheduler(train_spec, optimizer)
-
-    run = Run(dir=run_dir.path, spec=spec, device=str(device))
-    best: dict[str, Any] = {"epoch": None, "value": None}
-    bad_epochs = 0
-    if resume is not None and run_dir.last.exists():
-        state = run_dir.load_checkpoint(run_dir.last)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if scheduler is not None and state.get("scheduler"):
-            scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
-        run.start_epoch, run.history = state["epoch"], state["history"]
-        best, bad_epochs = state["best"], state["bad_epochs"]
-        progress.message(f"resuming {run_dir.path} after epoch {run.start_epoch}")
-
-    notify(plugins, "on_run_start", run=run)
-    larger_is_better = train_spec.monitor == "valid_accuracy"
-    stopped_early = False
+        run_dir, spec = _open_resumed(resume, plugins.registry)
+    elif spec is None:
+        raise ValueError("train() needs a spec or a run directory to resume")
+    device = resolve_device(spec.train.device)
+    dist = from_environment(device)
+    if dist.enabled and device.type == "cuda":
+        device = resolve_device("cuda", dist.local_rank)
+        torch.cuda.set_device(device)
     try:
-        with progress:
-            for epoch in range(run.start_epoch, train_spec.epochs):
-                if train_spec.early_stopping and bad_epochs >= train_spec.early_stopping.patience:
-                    stopped_early = True
-                    break
-                tick = time.perf_counter()
-                lr = optimizer.param_groups[0]["lr"]
-                stats = train_epoch(model, data.splits["train"], spec, device, optimizer, epoch, progress)
-                train_seconds = time.perf_counter() - tick
-                valid = score(
-                    predict_logits(model, data.splits["valid"], train_spec.eval_batch_size, device, spec.data.max_length),
-                    data.splits["valid"].labels,
-                )
-                if scheduler is not None:
-                    scheduler.step()
-                value = valid["accuracy"] if larger_is_better else valid["loss"]
-                delta = train_spec.early_stopping.min_delta if train_spec.early_stopping else 0.0
-                improved = best["value"] is None or (
-                    value > best["value"] + delta if larger_is_better else value < best["value"] - delta
-                )
-                record = {
-                    "epoch": epoch + 1,
-                    "train_loss": stats["train_loss"],
-                    "train_accuracy": stats["train_accuracy"],
-                    "valid_loss": valid["loss"],
-                    "valid_accuracy": valid["accuracy"],
-                    "lr": lr,
-                    "seconds": time.perf_counter() - tick,
-                    "train_seconds": train_seconds,
-                    "train_tokens_per_second": stats["train_tokens"] / train_seconds,
-                    "best": improved,
-                }
-                run.history.append(record)
-                if improved:
-                    best, bad_epochs = {"epoch": epoch + 1, "value": value}, 0
-                    run_dir.save_checkpoint(
-                        run_dir.best, {"model": model.state_dict(), "epoch": epoch + 1, "labels": list(data.labels)}
-                    )
-                else:
-                    bad_epochs += 1
-                run_dir.save_checkpoint(
-                    run_dir.last,
-                    {
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                        "rng": torch.get_rng_state(),
-                        "epoch": epoch + 1,
-                        "history": run.history,
-                        "best": best,
-                        "bad_epochs": bad_epochs,
-                    },
-                )
-                progress.end_epoch(record)
-                notify(plugins, "on_epoch_end", run=run, epoch=epoch + 1, metrics=record)
-                notify(plugins, "on_checkpoint_saved", run=run, path=run_dir.last, epoch=epoch + 1, best=False)
-                if improved:
-                    notify(plugins, "on_checkpoint_saved", run=run, path=run_dir.best, epoch=epoch + 1, best=True)
-            else:
-                stopped_early = bool(train_spec.early_stopping) and len(run.history) < train_spec.epochs
-    except KeyboardInterrupt:
-        progress.message(f"interrupted; continue with: zoo train --resume {run_dir.path}")
-        raise
-    except TrainingDiverged as exc:
-        kept = f"the last good checkpoint (epoch {run.history[-1]['epoch']}) is {run_dir.last}" if run.history else "no epoch finished"
-        raise TrainingDiverged(f"{exc}; {kept}") from None
+        if resume is None:
+            run_dir = _new_run_dir(spec, out, force, dist)
+            if dist.is_main:
+                run_dir.write_spec(spec, plugins.registry)
+        return _Trainer(spec, run_dir, plugins, device, dist, progress).fit(resumed=resume is not None)
+    finally:
+        shutdown(dist)
 
-    model.load_state_dict(run_dir.load_checkpoint(run_dir.best)["model"])
-    test = score(
-        predict_logits(model, data.splits["test"], train_spec.eval_batch_size, device, spec.data.max_length),
-        data.splits["test"].labels,
-    )
-    epoch_seconds = [h["train_seconds"] for h in run.history]
-    summary = {
-        "name": spec.name,
-        "run_dir": str(run_dir.path),
-        "test": test,
-        "best_epoch": best["epoch"],
-        "monitor": train_spec.monitor,
-        "best_valid": best["value"],
-        "epochs_run": len(run.history),
-        "stopped_early": stopped_early,
-        "train_seconds_per_epoch": sum(epoch_seconds) / len(epoch_seconds),
-        "seconds_per_epoch": sum(h["seconds"] for h in run.history) / len(run.history),
-        "prepare_seconds": prepare_seconds,
-        "total_seconds": time.perf_counter() - started,
-        "parameters": count_parameters(model),
-        "vocab_size": len(data.vocab),
-        "device": str(device),
-        "threads": torch.get_num_threads(),
-    }
-    from zoo.io import atomic_write_json
-    from zoo.plot import plot_curves
 
-    plot_curves(run.history, run_dir.curves_file, f"{spec.name} ({run_dir.path.name})")
-    atomic_write_json(run_dir.summary_file, summary)
-    notify(plugins, "on_run_end", run=run, summary=summary)
-    return summary
+class _Trainer:
+    """One run's training loop; rank 0 alone writes files, shows progress and calls hooks."""
+
+    def __init__(self, spec, run_dir: RunDir, plugins: Plugins, device, dist: Distributed, progress) -> None:
+        from zoo.data.prepare import prepare_data
+
+        self.spec, self.run_dir, self.plugins, self.device, self.dist = spec, run_dir, plugins, device, dist
+        self.started = time.perf_counter()
+        train = spec.train
+        if train.threads:
+            torch.set_num_threads(train.threads)
+        self.progress = progress or TrainProgress(train.epochs, enabled=dist.is_main)
+        self.data = prepare_data(spec, plugins.registry)
+        self.prepare_seconds = time.perf_counter() - self.started
+        if dist.is_main and not run_dir.vocab_file.exists():
+            self.data.vocab.save(run_dir.vocab_file)
+
+        torch.manual_seed(train.seed)
+        self.model = build_model(spec.model, vocab_size=len(self.data.vocab), registry=plugins.registry).to(device)
+        self.optimizer = make_optimizer(train.optimizer, self.model.parameters())
+        self.scheduler = make_scheduler(train, self.optimizer)
+        self.scaler = torch.amp.GradScaler("cuda") if train.precision == "fp16" else None
+        self.network = self.model
+        if dist.enabled:
+            ids = [device.index] if device.type == "cuda" else None
+            self.network = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.run = Run(dir=run_dir.path, spec=spec, device=str(device))
+        self.best: dict[str, Any] = {"epoch": None, "value": None}
+        self.bad_epochs = 0
+
+    def _notify(self, hook: str, **kwargs: Any) -> None:
+        if self.dist.is_main:
+            notify(self.plugins, hook, run=self.run, **kwargs)
+
+    def _save(self, path: Path, state: dict[str, Any]) -> None:
+        if self.dist.is_main:
+            self.run_dir.save_checkpoint(path, state)
+
+    def _restore(self) -> None:
+        state = self.run_dir.load_checkpoint(self.run_dir.last)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        self.run.start_epoch, self.run.history = state["epoch"], state["history"]
+        self.best, self.bad_epochs = state["best"], state["bad_epochs"]
+        self.progress.message(f"resuming {self.run_dir.path} after epoch {self.run.start_epoch}")
+
+    def _evaluate(self, split_name: str) -> dict[str, Any]:
+        split = self.data.splits[split_name]
+        train = self.spec.train
+        logits = predict_logits(self.network.module if self.dist.enabled else self.model, split,
+                                train.eval_batch_size, self.device, self.spec.data.max_length, self.dist,
+                                train.precision)
+        return score(logits, split.labels)
+
+    def _improved(self, valid: dict[str, Any]) -> bool:
+        train = self.spec.train
+        larger_is_better = train.monitor == "valid_accuracy"
+        value = valid["accuracy"] if larger_is_better else valid["loss"]
+        delta = train.early_stopping.min_delta if train.early_stopping else 0.0
+        best = self.best["value"]
+        improved = best is None or (value > best + delta if larger_is_better else value < best - delta)
+        if improved:
+            self.best, self.bad_epochs = {"epoch": len(self.run.history) + 1, "value": value}, 0
+        else:
+            self.bad_epochs += 1
+        return improved
+
+    def _epoch(self, epoch: int) -> None:
+        tick = time.perf_counter()
+        lr = self.optimizer.param_groups[0]["lr"]
+        stats = train_epoch(self.network, self.data.splits["train"], self.spec, self.device, self.optimizer,
+                            epoch, self.progress, self.dist, self.scaler)
+        train_seconds = time.perf_counter() - tick
+        valid = self._evaluate("valid")
+        if self.scheduler is not None:
+            self.scheduler.step()
+        improved = self._improved(valid)
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": stats["train_loss"],
+            "train_accuracy": stats["train_accuracy"],
+            "valid_loss": valid["loss"],
+            "valid_accuracy": valid["accuracy"],
+            "lr": lr,
+            "seconds": time.perf_counter() - tick,
+            "train_seconds": train_seconds,
+            "train_tokens_per_second": stats["train_tokens"] / train_seconds,
+            "best": improved,
+        }
+        self.run.history.append(record)
+        if improved:
+            self._save(self.run_dir.best, {"model": self.model.state_dict(), "epoch": epoch + 1,
+                                           "labels": list(self.data.labels)})
+        self._save(self.run_dir.last, {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "rng": torch.get_rng_state(),
+            "epoch": epoch + 1,
+            "history": self.run.history,
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+        })
+        self.progress.end_epoch(record)
+        self._notify("on_epoch_end", epoch=epoch + 1, metrics=record)
+        self._notify("on_checkpoint_saved", path=self.run_dir.last, epoch=epoch + 1, best=False)
+        if improved:
+            self._notify("on_checkpoint_saved", path=self.run_dir.best, epoch=epoch + 1, best=True)
+
+    def fit(self, resumed: bool) -> dict[str, Any]:
+        train = self.spec.train
+        if resumed and self.run_dir.last.exists():
+            self._restore()
+        self._notify("on_run_start")
+        stopped_early = False
+        try:
+            with self.progress:
+                for epoch in range(self.run.start_epoch, train.epochs):
+                    if train.early_stopping and self.bad_epochs >= train.early_stopping.patience:
+                        stopped_early = True
+                        break
+                    self._epoch(epoch)
+        except KeyboardInterrupt:
+            self.progress.message(f"interrupted; continue with: zoo train --resume {self.run_dir.path}")
+            raise
+        except TrainingDiverged as exc:
+            kept = (f"the last good checkpoint (epoch {self.run.history[-1]['epoch']}) is {self.run_dir.last}"
+                    if self.run.history else "no epoch finished")
+            raise TrainingDiverged(f"{exc}; {kept}") from None
+        self.dist.barrier()  # rank 0 has written best.pt
+        return self._finish(stopped_early)
+
+    def _finish(self, stopped_early: bool) -> dict[str, Any]:
+        from zoo.io import atomic_write_json
+        from zoo.plot import plot_curves
+
+        self.model.load_state_dict(self.run_dir.load_checkpoint(self.run_dir.best)["model"])
+        test = self._evaluate("test")
+        history = self.run.history
+        summary = {
+            "name": self.spec.name,
+            "run_dir": str(self.run_dir.path),
+            "test": test,
+            "best_epoch": self.best["epoch"],
+            "monitor": self.spec.train.monitor,
+            "best_valid": self.best["value"],
+            "epochs_run": len(history),
+            "stopped_early": stopped_early,
+            "train_seconds_per_epoch": sum(h["train_seconds"] for h in history) / len(history),
+            "seconds_per_epoch": sum(h["seconds"] for h in history) / len(history),
+            "train_tokens_per_second": sum(h["train_tokens_per_second"] for h in history) / len(history),
+            "prepare_seconds": self.prepare_seconds,
+            "total_seconds": time.perf_counter() - self.started,
+            "parameters": count_parameters(self.model),
+            "vocab_size": len(self.data.vocab),
+            "device": str(self.device),
+            "processes": self.dist.world_size,
+            "threads": torch.get_num_threads(),
+        }
+        if self.device.type == "cuda":
+            summary["max_memory_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
+        if self.dist.is_main:
+            plot_curves(history, self.run_dir.curves_file, f"{self.spec.name} ({self.run_dir.path.name})")
+            atomic_write_json(self.run_dir.summary_file, summary)
+        self._notify("on_run_end", summary=summary)
+        return summary
