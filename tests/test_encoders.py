@@ -108,14 +108,36 @@ def test_padding_never_changes_the_result(cell, pooling, bidirectional, num_laye
         torch.testing.assert_close(together[row : row + 1], alone, rtol=0, atol=1e-6)
 
 
-def test_bidirectional_last_pooling_reads_both_directions_final_states():
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+def test_bidirectional_encoder_equals_torchs_packed_bidirectional_layer(cell):
+    """The reversed-within-length trick gives exactly what a packed bidirectional layer gives."""
     torch.manual_seed(4)
-    encoder = build_encoder({"type": "gru", "hidden_size": 3, "bidirectional": True}, input_size=2)
-    x = torch.randn(1, 4, 2)
-    out = encoder(x, torch.tensor([4]))
-    states, _ = encoder.rnn(x)
-    torch.testing.assert_close(out[0, :3], states[0, -1, :3])  # forward pass ends at the last token
-    torch.testing.assert_close(out[0, 3:], states[0, 0, 3:])  # backward pass ends at the first
+    encoder = build_encoder({"type": cell, "hidden_size": 3, "bidirectional": True, "num_layers": 2,
+                             "dropout": 0.3, "pooling": "last"}, input_size=2).eval()
+    reference = getattr(torch.nn, cell.upper())(2, 3, num_layers=2, bidirectional=True, batch_first=True)
+    with torch.no_grad():
+        for depth, (left, right) in enumerate(encoder.layers):
+            for name, value in left.named_parameters():
+                getattr(reference, name.replace("l0", f"l{depth}")).copy_(value)
+            for name, value in right.named_parameters():
+                getattr(reference, name.replace("l0", f"l{depth}") + "_reverse").copy_(value)
+    x, lengths = torch.randn(3, 6, 2), torch.tensor([6, 2, 4])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    _, hidden = reference(packed)
+    final = hidden[0] if cell == "lstm" else hidden
+    torch.testing.assert_close(encoder(x, lengths), torch.cat([final[-2], final[-1]], 1), rtol=0, atol=1e-6)
+    encoder.pooling = "mean"
+    states, _ = torch.nn.utils.rnn.pad_packed_sequence(reference(packed)[0], batch_first=True)
+    expected = states.sum(1) / lengths[:, None]
+    torch.testing.assert_close(encoder(x, lengths), expected, rtol=0, atol=1e-6)
+
+
+def test_reverse_within_length_is_its_own_inverse():
+    from _zoo_builtins.recurrent import reverse_within_length
+
+    index = reverse_within_length(torch.tensor([3, 1, 5]), 5)
+    assert index.tolist() == [[2, 1, 0, 3, 4], [0, 1, 2, 3, 4], [4, 3, 2, 1, 0]]
+    assert torch.equal(index.gather(1, index), torch.arange(5).expand(3, 5))
 
 
 def test_relu_rnn_and_dropout_between_layers_are_built():
@@ -124,3 +146,5 @@ def test_relu_rnn_and_dropout_between_layers_are_built():
     )
     assert encoder.rnn.nonlinearity == "relu"
     assert encoder.rnn.dropout == 0.5
+    bidirectional = build_encoder({"type": "rnn", "nonlinearity": "relu", "bidirectional": True}, input_size=3)
+    assert all(layer.nonlinearity == "relu" for pair in bidirectional.layers for layer in pair)
