@@ -356,6 +356,7 @@ class _Trainer:
             "history": self.run.history,
             "best": self.best,
             "bad_epochs": self.bad_epochs,
+            "labels": list(self.data.labels),
         })
         self.progress.end_epoch(record)
         self._notify("on_epoch_end", epoch=epoch + 1, metrics=record)

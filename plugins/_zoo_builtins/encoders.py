@@ -18,8 +18,8 @@ class RecurrentConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    hidden_size: PositiveInt = Field(64, description="Units per direction and layer.")
-    num_layers: PositiveInt = Field(1, description="Stacked recurrent layers.")
+    hidden_size: PositiveInt = Field(64, le=65_536, description="Units per direction and layer.")
+    num_layers: PositiveInt = Field(1, le=64, description="Stacked recurrent layers.")
     bidirectional: bool = Field(False, description="Also read each review right to left.")
     dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="Dropout between stacked layers (needs num_layers > 1)."

@@ -6,7 +6,7 @@ loss and to prediction, never to the head.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt
 
@@ -18,7 +18,9 @@ class MLPConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    hidden_sizes: list[PositiveInt] = Field([64], description="Width of each hidden layer.")
+    hidden_sizes: list[Annotated[PositiveInt, Field(le=65_536)]] = Field(
+        [64], max_length=64, description="Width of each hidden layer."
+    )
     activation: Literal["relu", "tanh", "gelu"] = "relu"
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout before each linear layer.")
 
