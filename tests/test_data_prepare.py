@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections import Counter
 
 import numpy as np
@@ -175,12 +176,16 @@ def test_tokenizing_with_worker_processes_caches_the_same_data(tmp_path, imdb_fi
     assert not (data_cache / "prepared").exists()  # cache_root was honoured
 
 
-def test_progress_is_shown_on_a_given_console(folder, data_cache, data_registry):
+def test_progress_is_shown_on_a_terminal_and_not_in_logs(folder, data_cache, data_registry):
     from rich.console import Console
 
-    console = Console(record=True, width=100, force_terminal=False)
-    prepare_data(make_spec(data_registry, folder), data_registry, console=console)
-    assert "tokenizing" in console.export_text()
+    terminal = Console(record=True, width=100, force_terminal=True)
+    prepare_data(make_spec(data_registry, folder), data_registry, console=terminal)
+    assert "tokenizing" in terminal.export_text()
+    shutil.rmtree(data_cache / "prepared")
+    log = Console(record=True, width=100, force_terminal=False)
+    prepare_data(make_spec(data_registry, folder), data_registry, console=log)
+    assert log.export_text() == ""
 
 
 def test_leftovers_of_a_killed_build_are_cleared_and_never_read(folder, data_cache, data_registry):
