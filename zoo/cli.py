@@ -203,7 +203,7 @@ def cmd_plugins(args: argparse.Namespace) -> None:
             ["plugin", "from", "hooks", "components", "status"],
             [
                 [r["name"] + (" (built-in)" if r["builtin"] else ""), f"{r['distribution'] or '-'} {r['version'] or ''}",
-                 ", ".join(r["hooks"]), ", ".join(r["components"]),
+                 "\n".join(r["hooks"]), "\n".join(r["components"]),
                  f"[red]broken: {r['error']}[/]" if r["error"] else "[green]ok[/]"]
                 for r in rows
             ],

@@ -21,7 +21,7 @@ from typing import Any
 import pluggy
 
 from zoo import hookspecs
-from zoo.errors import PluginError
+from zoo.errors import PluginError, ZooError
 from zoo.registry import PluginInfo, Registry
 
 GROUP = "zoo"
@@ -99,6 +99,9 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
     candidates: list[tuple[PluginInfo, Any]] = [
         (_entry_point_info(ep), ep.load) for ep in entry_points(group=GROUP)
     ]
+    # zoo's built-ins first, whatever the order of sys.path: they own their names, a third-party
+    # ``override=True`` then really replaces one, and listings start with the built-ins.
+    candidates.sort(key=lambda candidate: not candidate[0].builtin)
     for module_name in (*_names_from_env("ZOO_PLUGINS"), *modules):
         candidates.append(
             (PluginInfo(module_name, None, None), lambda m=module_name: importlib.import_module(m))
@@ -206,4 +209,6 @@ def notify(plugins: Plugins, hook_name: str, **kwargs: Any) -> None:
             impl.function(**accepted)
         except Exception as exc:  # noqa: BLE001 - attribute the failure to its plugin
             name = names.get(id(impl.plugin), impl.plugin_name)
-            raise PluginError(f"plugin {name} failed in {hook_name}: {_describe(exc)}") from exc
+            # a ZooError is a message meant for the user (e.g. "pip install ..."): keep it plain
+            detail = str(exc) if isinstance(exc, ZooError) else _describe(exc)
+            raise PluginError(f"plugin {name} failed in {hook_name}: {detail}") from exc

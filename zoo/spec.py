@@ -44,6 +44,11 @@ KNOWN_LOGGERS: frozenset[str] = frozenset({"tensorboard"})
 DEFAULT_COMPONENTS = {"tokenizer": "words", "dataset": "imdb", "encoder": "lstm", "head": "mlp"}
 
 
+#: Upper bounds that catch a mistyped size before it reaches torch as an out-of-memory crash.
+MAX_WIDTH = 65_536
+MAX_BATCH = 1_000_000
+
+
 class StrictModel(BaseModel):
     """Base of every spec section: unknown keys are errors, not silently ignored."""
 
@@ -53,7 +58,7 @@ class StrictModel(BaseModel):
 class EmbeddingSpec(StrictModel):
     """The token embedding in front of the encoder (padding index 0)."""
 
-    dim: PositiveInt = Field(20, description="Embedding size per token.")
+    dim: PositiveInt = Field(20, le=MAX_WIDTH, description="Embedding size per token.")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on embedded tokens.")
 
 
@@ -86,9 +91,11 @@ class EarlyStoppingSpec(StrictModel):
 class TrainSpec(StrictModel):
     """How to train: epochs, batches, optimizer, regularisation, selection, hardware."""
 
-    epochs: PositiveInt = 10
-    batch_size: PositiveInt = 32
-    eval_batch_size: PositiveInt = Field(256, description="Batch size for validation and test.")
+    epochs: PositiveInt = Field(10, le=100_000)
+    batch_size: PositiveInt = Field(32, le=MAX_BATCH)
+    eval_batch_size: PositiveInt = Field(
+        256, le=MAX_BATCH, description="Batch size for validation and test."
+    )
     bucketing: bool = Field(
         True, description="Group reviews of similar length into batches (less padding)."
     )
@@ -105,7 +112,7 @@ class TrainSpec(StrictModel):
     precision: Literal["fp32", "bf16", "fp16"] = Field(
         "fp32", description="Autocast precision of forward passes (fp16: CUDA only, with loss scaling)."
     )
-    threads: PositiveInt | None = Field(None, description="CPU threads (default: torch's).")
+    threads: PositiveInt | None = Field(None, le=1024, description="CPU threads (default: torch's).")
 
 
 def _check_loggers(names: list[str]) -> list[str]:
