@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from zoo.data.batching import batch_indices, collate, iterate_batches, padding_stats
+from zoo.data.batching import batch_indices, collate, padding_stats
 from zoo.data.encode import EncodedSplit
 from zoo.data.vocab import Vocab
 
@@ -93,7 +93,7 @@ def test_bucketed_batches_hold_similar_lengths_in_a_shuffled_order():
 
 def test_evaluation_bucketing_sorts_by_length_and_index_maps_back():
     split = make_split([4, 9, 1, 6, 2])
-    batches = list(iterate_batches(split, 2, shuffle=False, bucketing=True))
+    batches = [collate(split, b) for b in batch_indices(split.lengths, 2, shuffle=False, bucketing=True)]
     assert [b.index.tolist() for b in batches] == [[2, 4], [0, 3], [1]]
     for batch in batches:
         for row, i in enumerate(batch.index):
@@ -102,25 +102,10 @@ def test_evaluation_bucketing_sorts_by_length_and_index_maps_back():
     assert [b.tolist() for b in unbucketed] == [[0, 1], [2, 3], [4]]
 
 
-@pytest.mark.parametrize("bucketing", [False, True])
-def test_distributed_shards_are_equal_in_batches_and_disjoint(bucketing):
-    lengths = _lengths(1000)
-    world = 3
-    kw = dict(shuffle=True, bucketing=bucketing, pool=5, seed=4, epoch=2, world_size=world)
-    shards = [batch_indices(lengths, 32, rank=r, **kw) for r in range(world)]
-    assert [len(s) for s in shards] == [10, 10, 10]  # 32 batches, the last 2 dropped
-    flat = [np.concatenate(s) for s in shards]
-    for a in range(world):
-        for b in range(a + 1, world):
-            assert not set(flat[a].tolist()) & set(flat[b].tolist())
-    padded = [batch_indices(lengths, 32, rank=r, uneven="pad", **kw) for r in range(world)]
-    assert len({len(s) for s in padded}) == 1 and len(padded[0]) == 11
-    assert set(np.concatenate([np.concatenate(s) for s in padded]).tolist()) == set(range(1000))
-
-
-def test_iterate_batches_truncates_and_yields_tensors():
+def test_collate_truncates_to_max_length():
     split = make_split([12, 3, 8, 20, 1])
-    batches = list(iterate_batches(split, 2, shuffle=True, bucketing=True, seed=0, max_length=5))
+    batches = [collate(split, b, max_length=5)
+               for b in batch_indices(split.lengths, 2, shuffle=True, bucketing=True, seed=0)]
     assert sum(len(b) for b in batches) == 5
     assert max(b.ids.shape[1] for b in batches) == 5
     assert all(int(b.lengths.max()) <= 5 for b in batches)

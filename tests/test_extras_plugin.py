@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from fake_imdb import make_imdb_folder
 from plugin_packages import run_zoo
+from zoo.testing import NEGATIVE_WORDS, POSITIVE_WORDS, write_imdb_folder
 
 EXTRAS = Path(__file__).resolve().parents[1] / "examples" / "zoo-extras"
 COMPONENTS = [("tokenizer", "char-ngrams"), ("encoder", "textcnn"), ("head", "highway")]
@@ -131,7 +131,7 @@ train: {epochs: 2, batch_size: 16, optimizer: {lr: 0.01}}
 
 def test_a_spec_using_all_three_trains_evaluates_predicts_and_reloads(extras, tmp_path):
     site, _ = extras
-    data = make_imdb_folder(tmp_path / "data", per_label=60)
+    data = write_imdb_folder(tmp_path / "data", per_label=60)
     env = {"ZOO_IMDB_SOURCE": str(data), "ZOO_CACHE_DIR": str(tmp_path / "cache")}
     spec = tmp_path / "extras.yaml"
     spec.write_text(SPEC)
@@ -148,7 +148,7 @@ def test_a_spec_using_all_three_trains_evaluates_predicts_and_reloads(extras, tm
     assert evaluated.returncode == 0, evaluated.stderr.decode()
     assert json.loads(evaluated.stdout)["accuracy"] == pytest.approx(summary["test"]["accuracy"])
 
-    texts = ["a great wonderful superb film", "an awful boring terrible film", ""]
+    texts = [" ".join(POSITIVE_WORDS[:3]), " ".join(NEGATIVE_WORDS[:3]), ""]
     predicted = run_zoo("predict", str(run), *texts, "--json", site=site, env=env)
     assert predicted.returncode == 0, predicted.stderr.decode()
     assert [a["label"] for a in json.loads(predicted.stdout)][:2] == ["pos", "neg"]

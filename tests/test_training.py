@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fake_imdb import make_imdb_folder
 from plugin_packages import run_zoo
+from zoo.testing import NEGATIVE_WORDS, POSITIVE_WORDS, write_imdb_folder
 
 SMALL = [
     "--set", "data.dataset.valid_size=60",
@@ -45,7 +45,7 @@ def on_epoch_end(run, epoch, metrics):
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("data")
-    source = make_imdb_folder(root, per_label=120)
+    source = write_imdb_folder(root, per_label=120)
     (root / "killer.py").write_text(KILLER)
     (root / "failing_logger.py").write_text(FAILING_LOGGER)
     return {"ZOO_IMDB_SOURCE": str(source), "ZOO_CACHE_DIR": str(root / "cache"), "PYTHONPATH": str(root)}
@@ -155,8 +155,8 @@ def test_evaluate_reports_every_metric(env, finished_run):
 
 
 def test_predict_answers_every_kind_of_text(env, finished_run):
-    texts = ["a great wonderful superb film", "an awful boring terrible film", "", "   ",
-             "qqq zzz xxyy", "Ça m'a ému 😀 \u0007", "great " * 20000]
+    texts = [" ".join(POSITIVE_WORDS[:3]), " ".join(NEGATIVE_WORDS[:3]), "", "   ",
+             "qqq zzz xxyy", "Ça m'a ému 😀 \u0007", f"{POSITIVE_WORDS[0]} " * 20000]
     result = run_zoo("predict", str(finished_run), *texts, "--json", env=env)
     assert result.returncode == 0, result.stderr.decode()
     answers = json.loads(result.stdout)
@@ -166,7 +166,7 @@ def test_predict_answers_every_kind_of_text(env, finished_run):
 
 
 def test_predict_reads_stdin_and_answers_bad_lines_with_an_error(env, finished_run):
-    stdin = b"a great film\n\xff\xfe broken\n\nan awful film\n"
+    stdin = f"ta {POSITIVE_WORDS[0]} lo\n".encode() + b"\xff\xfe broken\n\n" + f"ta {NEGATIVE_WORDS[0]}\n".encode()
     result = run_zoo("predict", str(finished_run), "-", "--json", env=env, stdin=stdin)
     answers = json.loads(result.stdout)
     assert [a.get("label") for a in answers] == ["pos", None, answers[2]["label"], "neg"]
@@ -180,7 +180,7 @@ def test_load_predict_from_python(env, finished_run, monkeypatch):
     import zoo
 
     classifier = zoo.load(finished_run)
-    [good, bad] = classifier.predict(["superb brilliant", "tedious dull"])
+    [good, bad] = classifier.predict([" ".join(POSITIVE_WORDS[3:5]), " ".join(NEGATIVE_WORDS[3:5])])
     assert good["label"] == "pos" and bad["label"] == "neg"
     assert classifier.predict([]) == []
 

@@ -99,7 +99,11 @@ class TrainSpec(StrictModel):
     bucketing: bool = Field(
         True, description="Group reviews of similar length into batches (less padding)."
     )
-    bucket_pool: PositiveInt = Field(100, description="Batches per sorting pool when bucketing.")
+    bucket_pool: PositiveInt = Field(
+        10,
+        description="Batches per sorting pool when bucketing: larger pools pad less but make "
+        "batches less random (100 cost the default recipe about 1.6 points of test accuracy).",
+    )
     optimizer: OptimizerSpec = OptimizerSpec()
     clip_grad_norm: PositiveFloat | None = Field(None, description="Clip the gradient norm.")
     scheduler: SchedulerSpec | None = None

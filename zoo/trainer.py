@@ -113,7 +113,8 @@ def predict_logits(
 
     model.eval()
     logits = torch.zeros(len(split), dtype=torch.float32)
-    order = batch_indices(split.lengths, batch_size, shuffle=False, bucketing=True, pool=10**9, seed=0, epoch=0)
+    lengths = split.lengths if max_length is None else np.minimum(split.lengths, max_length)
+    order = batch_indices(lengths, batch_size, shuffle=False, bucketing=True)
     with torch.inference_mode(), autocast(device, precision):
         for indices in order[dist.rank :: dist.world_size]:
             batch = collate(split, indices, max_length)
@@ -147,8 +148,9 @@ def train_epoch(
     progress = progress or TrainProgress(spec.train.epochs, enabled=False)
     train = spec.train
     model.train()
+    lengths = split.lengths if spec.data.max_length is None else np.minimum(split.lengths, spec.data.max_length)
     batches = [
-        b for b in batch_indices(split.lengths, train.batch_size, shuffle=True, bucketing=train.bucketing,
+        b for b in batch_indices(lengths, train.batch_size, shuffle=True, bucketing=train.bucketing,
                                  pool=train.bucket_pool, seed=train.seed, epoch=epoch)
         if len(b) >= dist.world_size  # every rank needs a non-empty shard
     ]

@@ -12,9 +12,8 @@ zero steps, and a real id (rather than padding) keeps masks and poolings well de
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,22 +59,14 @@ def batch_indices(
     pool: int = 100,
     seed: int = 0,
     epoch: int = 0,
-    rank: int = 0,
-    world_size: int = 1,
-    uneven: Literal["drop", "pad"] = "drop",
 ) -> list[np.ndarray]:
-    """The batches (arrays of indices into the split) for one epoch, for one rank.
+    """The batches (arrays of indices into the split) for one epoch.
 
-    With ``world_size > 1`` every rank computes the same batch list and takes every
-    ``world_size``-th batch from ``rank``, so all ranks get the same number of batches (they stay
-    in step) and disjoint reviews. ``uneven="drop"`` drops the last ``< world_size`` batches
-    (with shuffling, a different few each epoch); ``"pad"`` repeats batches from the start
-    instead, so every review is seen at least once (deduplicate by :attr:`Batch.index`).
+    The list depends only on its arguments, so distributed ranks that compute it alike stay in
+    step (each then takes its shard of every batch, see :mod:`zoo.distributed`).
     """
     if batch_size < 1 or pool < 1:
         raise ValueError("batch_size and pool must be positive")
-    if not 0 <= rank < world_size:
-        raise ValueError(f"rank {rank} is not in 0..{world_size - 1}")
     lengths = np.asarray(lengths)
     n = len(lengths)
     rng = _rng(seed, epoch)
@@ -90,14 +81,6 @@ def batch_indices(
     batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
     if bucketing and shuffle:
         batches = [batches[i] for i in rng.permutation(len(batches))]
-    if world_size > 1:
-        extra = len(batches) % world_size
-        if extra and uneven == "drop":
-            batches = batches[: len(batches) - extra]
-        elif extra:
-            needed = world_size - extra
-            batches = batches + [batches[i % len(batches)] for i in range(needed)]
-        batches = batches[rank::world_size]
     return batches
 
 
@@ -123,39 +106,6 @@ def collate(split: EncodedSplit, indices: np.ndarray, max_length: int | None = N
         torch.from_numpy(split.labels[indices].astype(np.float32)),
         indices,
     )
-
-
-def iterate_batches(
-    split: EncodedSplit,
-    batch_size: int,
-    *,
-    shuffle: bool = False,
-    bucketing: bool = False,
-    pool: int = 100,
-    seed: int = 0,
-    epoch: int = 0,
-    rank: int = 0,
-    world_size: int = 1,
-    uneven: Literal["drop", "pad"] = "drop",
-    max_length: int | None = None,
-) -> Iterator[Batch]:
-    """The batches of one epoch (see :func:`batch_indices` and :func:`collate`)."""
-    lengths = split.lengths
-    if max_length is not None:
-        lengths = np.minimum(lengths, max_length)
-    for indices in batch_indices(
-        lengths,
-        batch_size,
-        shuffle=shuffle,
-        bucketing=bucketing,
-        pool=pool,
-        seed=seed,
-        epoch=epoch,
-        rank=rank,
-        world_size=world_size,
-        uneven=uneven,
-    ):
-        yield collate(split, indices, max_length)
 
 
 def padding_stats(lengths: np.ndarray, batches: list[np.ndarray]) -> dict[str, float]:

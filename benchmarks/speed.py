@@ -1,0 +1,185 @@
+"""Seconds per training epoch: a notebook-style pipeline against zoo's trainer, side by side.
+
+Both train the default recipe's model (Embedding(20) -> LSTM(64) -> Linear(64) -> ReLU ->
+Linear(1), Adam 1e-3, batch 32, full-length reviews, vocabulary = every training word) on the
+same reviews, in this one process, one after the other, with the same number of threads.
+
+The baseline is this project's own re-implementation of the pipeline in the reference
+tutorial, with only its defects mended (labels, unknown words): the reviews sit in a pandas
+DataFrame behind a torch ``Dataset``; a ``DataLoader`` draws random batches of 32; its
+``collate_fn`` tokenizes every review of every batch again in every epoch and looks each token up
+in a dict; the LSTM runs on a packed sequence (``enforce_sorted=False``); a sigmoid output feeds
+``nn.BCELoss``; validation also goes in batches of 32.
+
+zoo's side is ``zoo.trainer.train_epoch`` on data prepared once (tokenized and cached), in
+length-bucketed batches, and validation in batches of ``train.eval_batch_size``.
+
+    python benchmarks/speed.py --epochs 1              # the full 20,000-review training split
+    python benchmarks/speed.py --limit 2000            # a quick check (under a minute)
+
+The data come from ``ZOO_IMDB_SOURCE`` (or ``--source``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+import zoo
+from zoo.data.cache import cache_dir
+from zoo.data.prepare import balanced_subset, prepare_data
+from zoo.model import build_model
+from zoo.trainer import make_optimizer, predict_logits, score, train_epoch
+
+
+class ReviewFrame(Dataset):
+    """(review text, label) rows of a DataFrame, as the tutorial keeps them."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def __getitem__(self, i: int) -> tuple[str, float]:
+        row = self.frame.iloc[i]
+        return row["review"], float(row["sentiment"])
+
+
+class NotebookLSTM(nn.Module):
+    """The tutorial's model: packed LSTM, last hidden state, MLP, sigmoid."""
+
+    def __init__(self, vocab_size: int) -> None:
+        super().__init__()
+        self.embedding = nn.Embedding(vocab_size, 20, padding_idx=0)
+        self.rnn = nn.LSTM(20, 64, batch_first=True)
+        self.fc1 = nn.Linear(64, 64)
+        self.fc2 = nn.Linear(64, 1)
+
+    def forward(self, text: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        packed = nn.utils.rnn.pack_padded_sequence(
+            self.embedding(text), lengths.numpy(), enforce_sorted=False, batch_first=True
+        )
+        _, (hidden, _) = self.rnn(packed)
+        return torch.sigmoid(self.fc2(torch.relu(self.fc1(hidden[-1]))))
+
+
+def notebook_pipeline(train: pd.DataFrame, valid: pd.DataFrame, tokenize, epochs: int) -> list[dict]:
+    """Train the baseline; returns per-epoch seconds, tokens and accuracies."""
+    counts = Counter(token for text in train["review"] for token in tokenize(text))
+    vocab = {token: i + 2 for i, (token, _) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1]))}
+
+    def collate(batch):
+        texts, labels, lengths = [], [], []
+        for text, label in batch:
+            ids = torch.tensor([vocab.get(token, 1) for token in tokenize(text)] or [1], dtype=torch.int64)
+            texts.append(ids)
+            labels.append(label)
+            lengths.append(ids.size(0))
+        return nn.utils.rnn.pad_sequence(texts, batch_first=True), torch.tensor(labels), torch.tensor(lengths)
+
+    torch.manual_seed(1)
+    model = NotebookLSTM(len(vocab) + 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.BCELoss()
+    train_dl = DataLoader(ReviewFrame(train), batch_size=32, shuffle=True, collate_fn=collate)
+    valid_dl = DataLoader(ReviewFrame(valid), batch_size=32, shuffle=False, collate_fn=collate)
+    records = []
+    for _ in range(epochs):
+        tick = time.perf_counter()
+        model.train()
+        tokens = 0
+        for text, label, lengths in train_dl:
+            optimizer.zero_grad()
+            loss = loss_fn(model(text, lengths)[:, 0], label)
+            loss.backward()
+            optimizer.step()
+            tokens += int(lengths.sum())
+        train_seconds = time.perf_counter() - tick
+        tick = time.perf_counter()
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for text, label, lengths in valid_dl:
+                correct += ((model(text, lengths)[:, 0] >= 0.5).float() == label).sum().item()
+        records.append({"train_seconds": train_seconds, "valid_seconds": time.perf_counter() - tick,
+                        "tokens": tokens, "valid_accuracy": correct / len(valid)})
+    return records
+
+
+def zoo_pipeline(spec, data, epochs: int) -> list[dict]:
+    """Train with zoo's trainer on the prepared data; same record shape as the baseline."""
+    device = torch.device("cpu")
+    torch.manual_seed(spec.train.seed)
+    model = build_model(spec.model, vocab_size=len(data.vocab))
+    optimizer = make_optimizer(spec.train.optimizer, model.parameters())
+    records = []
+    for epoch in range(epochs):
+        tick = time.perf_counter()
+        stats = train_epoch(model, data.splits["train"], spec, device, optimizer, epoch)
+        train_seconds = time.perf_counter() - tick
+        tick = time.perf_counter()
+        valid = data.splits["valid"]
+        metrics = score(predict_logits(model, valid, spec.train.eval_batch_size, device), valid.labels)
+        records.append({"train_seconds": train_seconds, "valid_seconds": time.perf_counter() - tick,
+                        "tokens": stats["train_tokens"], "valid_accuracy": metrics["accuracy"]})
+    return records
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--limit", type=int, help="reviews per split (class-balanced), default: all")
+    parser.add_argument("--source", default=os.environ.get("ZOO_IMDB_SOURCE"))
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="override zoo's side of the spec, e.g. --set train.bucket_pool=50")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    overrides = [*args.overrides] + ([f"data.limit={args.limit}"] if args.limit else [])
+    if args.source:
+        overrides.append(f"data.source={args.source}")
+    spec = zoo.load_spec("imdb-lstm", overrides)
+    registry = zoo.get_registry()
+
+    # The same reviews for both: the dataset's split, then the same balanced subset as zoo's.
+    tokenize = registry.build("tokenizer", spec.tokenizer)
+    raw = registry.build("dataset", spec.data.dataset).load(spec.data.source, cache_dir(), seed=spec.data.seed)
+    frames = {}
+    for name in ("train", "valid"):
+        split = raw[name]
+        keep = balanced_subset(split.labels, spec.data.limit, spec.data.seed, name) if spec.data.limit else range(len(split))
+        frames[name] = pd.DataFrame({"review": [split.texts[i] for i in keep],
+                                     "sentiment": [split.labels[i] for i in keep]})
+    data = prepare_data(spec, registry)
+    assert len(data.splits["train"]) == len(frames["train"])
+
+    print(f"train reviews: {len(frames['train'])}, valid reviews: {len(frames['valid'])}, "
+          f"epochs: {args.epochs}, torch threads: {torch.get_num_threads()}")
+    results = {"notebook-style": notebook_pipeline(frames["train"], frames["valid"], tokenize, args.epochs),
+               "zoo": zoo_pipeline(spec, data, args.epochs)}
+    rows = {}
+    for name, records in results.items():
+        train_s = np.mean([r["train_seconds"] for r in records])
+        valid_s = np.mean([r["valid_seconds"] for r in records])
+        tokens = np.mean([r["tokens"] for r in records])
+        rows[name] = (train_s, valid_s, tokens / train_s, records[-1]["valid_accuracy"])
+    print(f"{'pipeline':<16}{'train s/epoch':>14}{'valid s':>9}{'tokens/s':>11}{'valid acc':>11}")
+    for name, (train_s, valid_s, rate, acc) in rows.items():
+        print(f"{name:<16}{train_s:>14.2f}{valid_s:>9.2f}{rate:>11,.0f}{acc:>11.4f}")
+    base, ours = rows["notebook-style"], rows["zoo"]
+    print(f"speed-up: training {base[0] / ours[0]:.1f}x, validation {base[1] / ours[1]:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

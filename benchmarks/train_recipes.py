@@ -1,0 +1,58 @@
+"""Train shipped recipes in full and record their results for the README and ``zoo recipes``.
+
+Each recipe trains with its own spec (official split, its epochs) on the data named by
+``ZOO_IMDB_SOURCE``. The figures go to ``zoo/recipes/results.json`` (read by ``zoo recipes``)
+and a markdown table is printed for the README.
+
+    python benchmarks/train_recipes.py imdb-lstm
+    python benchmarks/train_recipes.py imdb-lstm imdb-gru imdb-rnn imdb-bilstm imdb-best
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from datetime import date
+from pathlib import Path
+
+import torch
+
+import zoo
+from zoo.io import atomic_write_json
+from zoo.spec import RECIPES_DIR
+
+RESULTS = RECIPES_DIR / "results.json"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("recipes", nargs="+")
+    parser.add_argument("--out", default="runs/recipes", help="where the run directories go")
+    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    for name in args.recipes:
+        spec = zoo.load_spec(name, args.overrides)
+        summary = zoo.train(spec, out=Path(args.out) / name, force=True)
+        results[name] = {
+            "test_accuracy": round(summary["test"]["accuracy"], 4),
+            "test_roc_auc": round(summary["test"]["roc_auc"], 4),
+            "epochs": summary["epochs_run"],
+            "best_epoch": summary["best_epoch"],
+            "train_seconds_per_epoch": round(summary["train_seconds_per_epoch"], 1),
+            "parameters": summary["parameters"],
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
+            "date": date.today().isoformat(),
+            "command": f"python benchmarks/train_recipes.py {name}",
+        }
+        atomic_write_json(RESULTS, results)
+    print("| recipe | test accuracy | epochs (best) | s/epoch | parameters |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, r in results.items():
+        print(f"| `{name}` | {r['test_accuracy']:.2%} | {r['epochs']} ({r['best_epoch']}) | "
+              f"{r['train_seconds_per_epoch']} | {r['parameters']:,} |")
+
+
+if __name__ == "__main__":
+    main()
