@@ -57,7 +57,8 @@ def main() -> None:
     train = data.splits["train"]
     lengths = train.lengths
     plain = padding_stats(lengths, batch_indices(lengths, 32, shuffle=True, bucketing=False, seed=1))
-    bucketed = padding_stats(lengths, batch_indices(lengths, 32, shuffle=True, bucketing=True, pool=100, seed=1))
+    pool = spec.train.bucket_pool
+    bucketed = padding_stats(lengths, batch_indices(lengths, 32, shuffle=True, bucketing=True, pool=pool, seed=1))
     print(f"source:                {data.info['source']}")
     print(f"splits:                {data.info['counts']}")
     print(f"first prepare:         {timings[0][0]:.2f} s (cache hit: {timings[0][1]}; {data.info.get('built_timings')})")
@@ -66,7 +67,8 @@ def main() -> None:
     print(f"train review length:   mean {lengths.mean():.1f}, p95 {np.percentile(lengths, 95):.0f}, max {lengths.max()} tokens")
     print(
         f"padding at batch 32:   random {plain['padding_fraction']:.1%} of computed tokens, "
-        f"bucketed {bucketed['padding_fraction']:.1%} ({plain['padded'] / bucketed['padded']:.2f}x fewer tokens)"
+        f"bucketed in pools of {pool} batches {bucketed['padding_fraction']:.1%} "
+        f"({plain['padded'] / bucketed['padded']:.2f}x fewer tokens)"
     )
 
 

@@ -64,8 +64,8 @@ def notebook_epoch(texts: list[str], labels: list[int], tokenize, clock: Clock) 
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     order = torch.randperm(len(texts)).tolist()
     clock.last = start = time.perf_counter()
-    for start in range(0, len(order), 32):
-        rows = order[start : start + 32]
+    for first in range(0, len(order), 32):
+        rows = order[first : first + 32]
         ids = [torch.tensor([vocab.get(t, 1) for t in tokenize(texts[i])] or [1]) for i in rows]
         clock.lap("tokenization")
         lengths = torch.tensor([len(x) for x in ids])

@@ -29,13 +29,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("recipes", nargs="+")
     parser.add_argument("--out", default="runs/recipes", help="where the run directories go")
-    parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="override the recipe (record the variant under --label)")
+    parser.add_argument("--label", help="name to record the result under (default: the recipe's)")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for name in args.recipes:
         spec = zoo.load_spec(name, args.overrides)
-        summary = zoo.train(spec, out=Path(args.out) / name, force=True)
-        results[name] = {
+        label = args.label or name
+        summary = zoo.train(spec, out=Path(args.out) / label.replace(" ", "-"), force=True)
+        overrides = "".join(f" --set {o}" for o in args.overrides)
+        results[label] = {
             "test_accuracy": round(summary["test"]["accuracy"], 4),
             "test_roc_auc": round(summary["test"]["roc_auc"], 4),
             "epochs": summary["epochs_run"],
@@ -44,13 +48,14 @@ def main() -> None:
             "parameters": summary["parameters"],
             "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}",
             "date": date.today().isoformat(),
-            "command": f"python benchmarks/train_recipes.py {name}",
+            "command": f"python benchmarks/train_recipes.py {name}{overrides}"
+            + (f" --label '{label}'" if args.label else ""),
         }
         atomic_write_json(RESULTS, results)
     print("| recipe | test accuracy | epochs (best) | s/epoch | parameters |")
     print("| --- | --- | --- | --- | --- |")
     for name, r in results.items():
-        print(f"| `{name}` | {r['test_accuracy']:.2%} | {r['epochs']} ({r['best_epoch']}) | "
+        print(f"| {name} | {r['test_accuracy']:.2%} | {r['epochs']} ({r['best_epoch']}) | "
               f"{r['train_seconds_per_epoch']} | {r['parameters']:,} |")
 
 

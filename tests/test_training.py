@@ -8,6 +8,7 @@ import pickle
 from pathlib import Path
 
 import pytest
+import torch
 
 from plugin_packages import run_zoo
 from zoo.testing import NEGATIVE_WORDS, POSITIVE_WORDS, write_imdb_folder
@@ -142,6 +143,19 @@ def test_a_diverging_loss_stops_with_a_clear_message(env, tmp_path):
     assert "the training loss became" in stderr and "lower train.optimizer.lr" in stderr
 
 
+def test_divergence_after_a_good_epoch_keeps_that_epochs_checkpoint(env, tmp_path):
+    out = tmp_path / "diverging"
+    # SGD whose learning rate is multiplied by 1e30 after the first epoch
+    result = train(env, out, "--set", "train.optimizer={name: sgd, lr: 0.01}",
+                   "--set", "train.scheduler={name: step, step_size: 1, gamma: 1.0e+30}")
+    assert result.returncode == 2
+    assert "the last good checkpoint (epoch 1)" in result.stderr.decode()
+    from zoo.rundir import RunDir
+
+    state = RunDir(out).load_checkpoint(RunDir(out).last)
+    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["model"].values())
+
+
 def test_evaluate_reports_every_metric(env, finished_run):
     result = run_zoo("evaluate", str(finished_run), "--json", env=env)
     assert result.returncode == 0, result.stderr.decode()
@@ -156,13 +170,17 @@ def test_evaluate_reports_every_metric(env, finished_run):
 
 def test_predict_answers_every_kind_of_text(env, finished_run):
     texts = [" ".join(POSITIVE_WORDS[:3]), " ".join(NEGATIVE_WORDS[:3]), "", "   ",
-             "qqq zzz xxyy", "Ça m'a ému 😀 \u0007", f"{POSITIVE_WORDS[0]} " * 20000]
+             "qqq zzz xxyy", "Ça m'a ému 😀 \u0007"]
     result = run_zoo("predict", str(finished_run), *texts, "--json", env=env)
     assert result.returncode == 0, result.stderr.decode()
     answers = json.loads(result.stdout)
     assert len(answers) == len(texts)
     assert [a["label"] for a in answers[:2]] == ["pos", "neg"]
     assert all(0.5 <= a["probability"] <= 1.0 for a in answers)
+    million = ("x" * 9 + " ") * 100_000  # a million characters, too long for an argument: stdin
+    long = run_zoo("predict", str(finished_run), "-", "--json", env=env, stdin=million + "\n")
+    assert long.returncode == 0, long.stderr.decode()
+    assert json.loads(long.stdout)[0]["label"] in ("pos", "neg")
 
 
 def test_predict_reads_stdin_and_answers_bad_lines_with_an_error(env, finished_run):

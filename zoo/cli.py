@@ -162,18 +162,33 @@ def cmd_validate(args: argparse.Namespace) -> None:
 
 
 def cmd_recipes(args: argparse.Namespace) -> None:
-    """The recipes shipped with zoo."""
+    """The recipes shipped with zoo, with the results recorded by benchmarks/train_recipes.py."""
     from zoo.console import out, print_json, table
-    from zoo.spec import list_recipes, read_spec_file
+    from zoo.spec import list_recipes, read_spec_file, recorded_results
 
+    results = recorded_results()
     rows = []
     for name, path in list_recipes().items():
         data = read_spec_file(path)
-        rows.append({"name": name, "description": data.get("description", ""), "path": str(path)})
+        rows.append({"name": name, "description": data.get("description", ""), "path": str(path),
+                     "result": results.get(name)})
     if args.json:
         print_json(rows)
         return
-    out().print(table("Recipes", ["name", "description", "path"], [list(r.values()) for r in rows]))
+    out().print(
+        table(
+            "Recipes (results: official test split, python benchmarks/train_recipes.py NAME)",
+            ["name", "test accuracy", "epochs", "s/epoch", "parameters", "description"],
+            [
+                [r["name"], *(
+                    [f"{r['result']['test_accuracy']:.2%}", r["result"]["epochs"],
+                     r["result"]["train_seconds_per_epoch"], f"{r['result']['parameters']:,}"]
+                    if r["result"] else ["not recorded", "", "", ""]
+                ), r["description"]]
+                for r in rows
+            ],
+        )
+    )
 
 
 def cmd_plugins(args: argparse.Namespace) -> None:

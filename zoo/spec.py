@@ -240,6 +240,12 @@ def list_recipes() -> dict[str, Path]:
     return {path.stem: path for path in sorted(RECIPES_DIR.glob("*.yaml"))}
 
 
+def recorded_results() -> dict[str, Any]:
+    """Results of the shipped recipes as measured by ``benchmarks/train_recipes.py``."""
+    path = RECIPES_DIR / "results.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
 def resolve_spec_path(source: str | Path) -> Path:
     """A spec file's path from a path or a recipe name."""
     path = Path(source)
