@@ -37,7 +37,7 @@ import zoo
 from zoo.data.cache import cache_dir
 from zoo.data.prepare import balanced_subset, prepare_data
 from zoo.model import build_model
-from zoo.trainer import make_optimizer, predict_logits, score, train_epoch
+from zoo.trainer import evaluate, make_optimizer, train_epoch
 
 
 class ReviewFrame(Dataset):
@@ -127,8 +127,7 @@ def zoo_pipeline(spec, data, epochs: int) -> list[dict]:
         stats = train_epoch(model, data.splits["train"], spec, device, optimizer, epoch)
         train_seconds = time.perf_counter() - tick
         tick = time.perf_counter()
-        valid = data.splits["valid"]
-        metrics = score(predict_logits(model, valid, spec.train.eval_batch_size, device), valid.labels)
+        metrics = evaluate(model, data.splits["valid"], spec, device)
         records.append({"train_seconds": train_seconds, "valid_seconds": time.perf_counter() - tick,
                         "tokens": stats["train_tokens"], "valid_accuracy": metrics["accuracy"]})
     return records

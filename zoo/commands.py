@@ -65,7 +65,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from zoo.classifier import load
     from zoo.data.prepare import prepare_data
     from zoo.plugins import get_registry
-    from zoo.trainer import predict_logits, score
+    from zoo.trainer import evaluate
 
     classifier = load(args.run)
     spec = classifier.spec
@@ -73,10 +73,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     if prepared.vocab.tokens != classifier.vocab.tokens:
         raise ZooError(f"the data now gives a different vocabulary than {args.run}/vocab.json; was the source changed?")
     split = prepared.splits[args.split]
-    metrics = score(
-        predict_logits(classifier.model, split, spec.train.eval_batch_size, classifier.device, spec.data.max_length),
-        split.labels,
-    )
+    metrics = evaluate(classifier.model, split, spec, classifier.device)
     if args.json:
         print_json({"run": args.run, "split": args.split, **metrics})
         return

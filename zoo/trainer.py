@@ -134,6 +134,15 @@ def score(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     return {"loss": loss, **binary_metrics(probabilities, labels)}
 
 
+def evaluate(
+    model: torch.nn.Module, split, spec: BaseModel, device: torch.device, dist: Distributed = ALONE
+) -> dict[str, Any]:
+    """Loss and metrics of ``model`` on ``split``, batched and truncated as ``spec`` says."""
+    logits = predict_logits(model, split, spec.train.eval_batch_size, device, spec.data.max_length, dist,
+                            spec.train.precision)
+    return score(logits, split.labels)
+
+
 def train_epoch(
     model: torch.nn.Module, split, spec: BaseModel, device: torch.device, optimizer: torch.optim.Optimizer,
     epoch: int, progress: TrainProgress | None = None, dist: Distributed = ALONE, scaler=None,
@@ -303,12 +312,8 @@ class _Trainer:
         self.progress.message(f"resuming {self.run_dir.path} after epoch {self.run.start_epoch}")
 
     def _evaluate(self, split_name: str) -> dict[str, Any]:
-        split = self.data.splits[split_name]
-        train = self.spec.train
-        logits = predict_logits(self.network.module if self.dist.enabled else self.model, split,
-                                train.eval_batch_size, self.device, self.spec.data.max_length, self.dist,
-                                train.precision)
-        return score(logits, split.labels)
+        # the plain model: DDP's wrapper would synchronise on every forward call
+        return evaluate(self.model, self.data.splits[split_name], self.spec, self.device, self.dist)
 
     def _improved(self, valid: dict[str, Any]) -> bool:
         train = self.spec.train

@@ -12,10 +12,11 @@ from typing import Any
 
 from zoo import hookimpl
 from zoo.io import append_line, atomic_write_text
+from zoo.rundir import RunDir
 
 
 def _path(run: Any) -> Path:
-    return Path(run.dir) / "metrics.jsonl"
+    return RunDir(Path(run.dir)).metrics_file
 
 
 @hookimpl
