@@ -16,6 +16,7 @@ length-bucketed batches, and validation in batches of ``train.eval_batch_size``.
 
     python benchmarks/speed.py --epochs 1              # the full 20,000-review training split
     python benchmarks/speed.py --limit 2000            # a quick check (under a minute)
+    python benchmarks/speed.py --also train.cpu_shards=1   # add a row: zoo with one lever undone
 
 The data come from ``ZOO_IMDB_SOURCE`` (or ``--source``).
 """
@@ -141,6 +142,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="override zoo's side of the spec, e.g. --set train.bucket_pool=50")
+    parser.add_argument("--also", action="append", default=[], metavar="OVERRIDE",
+                        help="also time zoo with this extra override (one more row each), "
+                             "e.g. --also train.cpu_shards=1")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -167,17 +171,22 @@ def main() -> None:
           f"epochs: {args.epochs}, torch threads: {torch.get_num_threads()}")
     results = {"notebook-style": notebook_pipeline(frames["train"], frames["valid"], tokenize, args.epochs),
                "zoo": zoo_pipeline(spec, data, args.epochs)}
+    for extra in args.also:
+        variant = zoo.load_spec("imdb-lstm", [*overrides, extra])
+        results[f"zoo {extra}"] = zoo_pipeline(variant, prepare_data(variant, registry), args.epochs)
     rows = {}
     for name, records in results.items():
         train_s = np.mean([r["train_seconds"] for r in records])
         valid_s = np.mean([r["valid_seconds"] for r in records])
         tokens = np.mean([r["tokens"] for r in records])
         rows[name] = (train_s, valid_s, tokens / train_s, records[-1]["valid_accuracy"])
-    print(f"{'pipeline':<16}{'train s/epoch':>14}{'valid s':>9}{'tokens/s':>11}{'valid acc':>11}")
+    width = max(16, *(len(name) + 2 for name in rows))
+    print(f"{'pipeline':<{width}}{'train s/epoch':>14}{'valid s':>9}{'tokens/s':>11}{'valid acc':>11}"
+          f"{'train speed-up':>16}{'valid speed-up':>16}")
+    base = rows["notebook-style"]
     for name, (train_s, valid_s, rate, acc) in rows.items():
-        print(f"{name:<16}{train_s:>14.2f}{valid_s:>9.2f}{rate:>11,.0f}{acc:>11.4f}")
-    base, ours = rows["notebook-style"], rows["zoo"]
-    print(f"speed-up: training {base[0] / ours[0]:.1f}x, validation {base[1] / ours[1]:.1f}x")
+        print(f"{name:<{width}}{train_s:>14.2f}{valid_s:>9.2f}{rate:>11,.0f}{acc:>11.4f}"
+              f"{base[0] / train_s:>15.1f}x{base[1] / valid_s:>15.1f}x")
 
 
 if __name__ == "__main__":

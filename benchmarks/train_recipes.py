@@ -2,10 +2,13 @@
 
 Each recipe trains with its own spec (official split, its epochs) on the data named by
 ``ZOO_IMDB_SOURCE``. The figures go to ``zoo/recipes/results.json`` (read by ``zoo recipes``)
-and a markdown table is printed for the README.
+and a markdown table is printed for the README. A variant (``--set`` overrides) is recorded
+under its ``--label`` with its recipe and overrides, and ``zoo recipes`` shows it under the
+recipe.
 
     python benchmarks/train_recipes.py imdb-lstm
     python benchmarks/train_recipes.py imdb-lstm imdb-gru imdb-rnn imdb-bilstm imdb-best
+    python benchmarks/train_recipes.py imdb-rnn --set data.max_length=null --label 'imdb-rnn, full length'
 """
 
 from __future__ import annotations
@@ -34,12 +37,18 @@ def main() -> None:
     parser.add_argument("--label", help="name to record the result under (default: the recipe's)")
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    if args.label and len(args.recipes) > 1:
+        parser.error("--label names one variant: give one recipe with it")
+    if args.overrides and not args.label:
+        parser.error("a recipe with --set overrides is a variant: name it with --label")
     for name in args.recipes:
         spec = zoo.load_spec(name, args.overrides)
         label = args.label or name
         summary = zoo.train(spec, out=Path(args.out) / label.replace(" ", "-"), force=True)
         overrides = "".join(f" --set {o}" for o in args.overrides)
         results[label] = {
+            "recipe": name,
+            "overrides": args.overrides,
             "test_accuracy": round(summary["test"]["accuracy"], 4),
             "test_roc_auc": round(summary["test"]["roc_auc"], 4),
             "epochs": summary["epochs_run"],

@@ -44,8 +44,13 @@ def test_schema_is_json_schema():
 
 
 def test_recipes_and_plugins():
-    recipes = json.loads(run_zoo("recipes", "--json").stdout)
-    assert "imdb-lstm" in [r["name"] for r in recipes]
+    recipes = {r["name"]: r for r in json.loads(run_zoo("recipes", "--json").stdout)}
+    assert recipes["imdb-lstm"]["result"]["test_accuracy"] > 0.855
+    variant, = recipes["imdb-rnn"]["variants"]
+    assert "data.max_length=null" in variant["overrides"]
+    assert variant["result"]["test_accuracy"] < recipes["imdb-rnn"]["result"]["test_accuracy"]
+    table = run_zoo("recipes", env={"COLUMNS": "250"}).stdout.decode()
+    assert "↳ " + variant["label"] in table
     plugins = json.loads(run_zoo("plugins", "--all", "--json").stdout)
     builtin = {p["name"]: p for p in plugins}
     assert builtin["builtin-encoders"]["components"] == ["encoder/rnn", "encoder/gru", "encoder/lstm"]

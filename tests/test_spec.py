@@ -10,7 +10,7 @@ import yaml
 from plugin_packages import run_zoo
 from zoo.errors import SpecError
 from zoo.rundir import dump_spec
-from zoo.spec import apply_overrides, list_recipes, load_spec, spec_schema
+from zoo.spec import apply_overrides, list_recipes, load_spec, recorded_results, spec_schema
 
 
 def problems(source, overrides=None) -> list[tuple[str, str]]:
@@ -23,6 +23,15 @@ def test_every_shipped_recipe_validates():
     assert "imdb-lstm" in list_recipes()
     for name in list_recipes():
         assert load_spec(name).name == name
+
+
+def test_every_recorded_result_belongs_to_a_recipe_and_its_overrides_apply():
+    results = recorded_results()
+    assert set(list_recipes()) <= set(results)  # every shipped recipe has been trained
+    for label, result in results.items():
+        assert result["recipe"] in list_recipes(), label
+        assert (label == result["recipe"]) == (not result["overrides"]), label
+        load_spec(result["recipe"], result["overrides"])
 
 
 def test_spec_round_trip_is_identical(tmp_path):
@@ -134,6 +143,8 @@ def test_schema_holds_every_registered_component():
     ("model:\n  encoder: {type: lsmt}\n", "model.encoder: unknown encoder 'lsmt'"),
     ("model:\n  encoder: {type: lstm, hiden_size: 3}\n", "model.encoder.hiden_size: unknown field"),
     ("train:\n  epochs: -1\n", "train.epochs: Input should be greater than 0"),
+    ("train:\n  cpu_shards: many\n", "train.cpu_shards: must be 'auto' or a number of shards from 1 to 1024 (got 'many')"),
+    ("train:\n  cpu_shards: 0\n", "train.cpu_shards: must be 'auto' or a number of shards from 1 to 1024 (got 0)"),
     ("train: {epochs: [\n", "malformed YAML"),
 ])
 def test_cli_validate_errors(tmp_path, content, expected):

@@ -38,7 +38,8 @@ class Classifier:
         if not texts:
             return np.zeros(0, dtype=np.float32)
         encoded = encode_texts(texts, self.tokenizer, self.vocab)
-        logits = predict_logits(self.model, encoded, self.batch_size, self.device, self.spec.data.max_length)
+        logits = predict_logits(self.model, encoded, self.batch_size, self.device, self.spec.data.max_length,
+                                shards=self.spec.train.cpu_shards)
         return torch.sigmoid(torch.from_numpy(logits)).numpy()
 
     def predict(self, texts: list[str]) -> list[dict[str, Any]]:

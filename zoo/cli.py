@@ -162,31 +162,39 @@ def cmd_validate(args: argparse.Namespace) -> None:
 
 
 def cmd_recipes(args: argparse.Namespace) -> None:
-    """The recipes shipped with zoo, with the results recorded by benchmarks/train_recipes.py."""
+    """The recipes shipped with zoo, each with its recorded result and its recorded variants."""
     from zoo.console import out, print_json, table
     from zoo.spec import list_recipes, read_spec_file, recorded_results
 
     results = recorded_results()
     rows = []
     for name, path in list_recipes().items():
-        data = read_spec_file(path)
-        rows.append({"name": name, "description": data.get("description", ""), "path": str(path),
-                     "result": results.get(name)})
+        variants = [
+            {"label": label, "overrides": result.get("overrides", []), "result": result}
+            for label, result in results.items() if result.get("recipe") == name and label != name
+        ]
+        rows.append({"name": name, "description": read_spec_file(path).get("description", ""),
+                     "path": str(path), "result": results.get(name), "variants": variants})
     if args.json:
         print_json(rows)
         return
+
+    def cells(result: dict | None) -> list:
+        if not result:
+            return ["not recorded", "", "", ""]
+        return [f"{result['test_accuracy']:.2%}", f"{result['epochs']} ({result['best_epoch']})",
+                result["train_seconds_per_epoch"], f"{result['parameters']:,}"]
+
+    lines = []
+    for r in rows:
+        lines.append([r["name"], *cells(r["result"]), r["description"]])
+        lines += [[f"  ↳ {v['label']}", *cells(v["result"]), "--set " + " --set ".join(v["overrides"])]
+                  for v in r["variants"]]
     out().print(
         table(
             "Recipes (results: official test split, python benchmarks/train_recipes.py NAME)",
-            ["name", "test accuracy", "epochs", "s/epoch", "parameters", "description"],
-            [
-                [r["name"], *(
-                    [f"{r['result']['test_accuracy']:.2%}", r["result"]["epochs"],
-                     r["result"]["train_seconds_per_epoch"], f"{r['result']['parameters']:,}"]
-                    if r["result"] else ["not recorded", "", "", ""]
-                ), r["description"]]
-                for r in rows
-            ],
+            ["name", "test accuracy", "epochs (best)", "s/epoch", "parameters", "description"],
+            lines,
         )
     )
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 from zoo.distributed import Distributed, from_environment, shutdown
 from zoo.errors import RunError, ZooError
 from zoo.metrics import binary_metrics
+from zoo.parallel import batch_shards, resolve_shards
 from zoo.model import TextClassifier, build_model, count_parameters
 from zoo.plugins import Plugins, get_plugins, notify
 from zoo.progress import TrainProgress
@@ -102,9 +103,11 @@ def _to_device(batch, device: torch.device):
 
 def predict_logits(
     model: torch.nn.Module, split, batch_size: int, device: torch.device, max_length: int | None = None,
-    dist: Distributed = ALONE, precision: str = "fp32",
+    dist: Distributed = ALONE, precision: str = "fp32", shards: int | str = "auto",
 ) -> np.ndarray:
     """Logits for every review of ``split``, in the split's order (batched by length for speed).
+
+    ``shards`` is ``train.cpu_shards`` (see :mod:`zoo.parallel`).
 
     Distributed, each rank scores every ``world_size``-th batch and the logits are summed over
     the ranks, so every rank returns all of them.
@@ -115,7 +118,7 @@ def predict_logits(
     logits = torch.zeros(len(split), dtype=torch.float32)
     lengths = split.lengths if max_length is None else np.minimum(split.lengths, max_length)
     order = batch_indices(lengths, batch_size, shuffle=False, bucketing=True)
-    with torch.inference_mode(), autocast(device, precision):
+    with torch.inference_mode(), autocast(device, precision), batch_shards(resolve_shards(shards, device)):
         for indices in order[dist.rank :: dist.world_size]:
             batch = collate(split, indices, max_length)
             ids, lengths, _ = _to_device(batch, device)
@@ -139,7 +142,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Loss and metrics of ``model`` on ``split``, batched and truncated as ``spec`` says."""
     logits = predict_logits(model, split, spec.train.eval_batch_size, device, spec.data.max_length, dist,
-                            spec.train.precision)
+                            spec.train.precision, spec.train.cpu_shards)
     return score(logits, split.labels)
 
 
@@ -166,38 +169,39 @@ def train_epoch(
     progress.start_epoch(epoch + 1, len(batches))
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, tokens (this rank)
     seen = 0
-    for step, indices in enumerate(batches, 1):
-        batch = collate(split, dist.shard(indices), spec.data.max_length)
-        ids, lengths, labels = _to_device(batch, device)
-        optimizer.zero_grad(set_to_none=True)
-        with autocast(device, train.precision):
-            logits = model(ids, lengths).float()
-        loss_sum = F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
-        loss = loss_sum * (dist.world_size / len(indices))
-        if not torch.isfinite(loss):
-            raise TrainingDiverged(
-                f"the training loss became {loss.item()} at epoch {epoch + 1}, step {step}; "
-                "lower train.optimizer.lr or set train.clip_grad_norm"
-            )
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-        else:
-            loss.backward()
-        if train.clip_grad_norm:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), train.clip_grad_norm)
-        if scaler is not None:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        totals[0] += loss_sum.detach().double().cpu()
-        totals[1] += ((logits.detach() >= 0) == (labels >= 0.5)).sum().cpu()
-        totals[2] += int(batch.lengths.sum())
-        seen += len(indices)
-        if step % 20 == 0 or step == len(batches):
-            progress.step(step, seen, totals[0].item() * dist.world_size / seen,
-                          totals[1].item() * dist.world_size / seen)
+    with batch_shards(resolve_shards(train.cpu_shards, device)):
+        for step, indices in enumerate(batches, 1):
+            batch = collate(split, dist.shard(indices), spec.data.max_length)
+            ids, lengths, labels = _to_device(batch, device)
+            optimizer.zero_grad(set_to_none=True)
+            with autocast(device, train.precision):
+                logits = model(ids, lengths).float()
+            loss_sum = F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
+            loss = loss_sum * (dist.world_size / len(indices))
+            if not torch.isfinite(loss):
+                raise TrainingDiverged(
+                    f"the training loss became {loss.item()} at epoch {epoch + 1}, step {step}; "
+                    "lower train.optimizer.lr or set train.clip_grad_norm"
+                )
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
+            if train.clip_grad_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), train.clip_grad_norm)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            totals[0] += loss_sum.detach().double().cpu()
+            totals[1] += ((logits.detach() >= 0) == (labels >= 0.5)).sum().cpu()
+            totals[2] += int(batch.lengths.sum())
+            seen += len(indices)
+            if step % 20 == 0 or step == len(batches):
+                progress.step(step, seen, totals[0].item() * dist.world_size / seen,
+                              totals[1].item() * dist.world_size / seen)
     totals = dist.sum(totals.to(device)).cpu()
     return {"train_loss": totals[0].item() / seen, "train_accuracy": totals[1].item() / seen,
             "train_tokens": int(totals[2].item())}

@@ -18,6 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from zoo.parallel import run_recurrent
+
 _LAYERS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
 
@@ -65,7 +67,7 @@ class RecurrentEncoder(nn.Module):
         if self.bidirectional:
             states, last = self._bidirectional(x, lengths)
         else:
-            states, _ = self.rnn(x)
+            states = run_recurrent(self.rnn, x)
             last = _gather_time(states, (lengths - 1).unsqueeze(1)).squeeze(1)
         if self.pooling == "last":
             return last
@@ -81,8 +83,8 @@ class RecurrentEncoder(nn.Module):
         for depth, (left, right) in enumerate(self.layers):
             if depth:
                 x = self.dropout(x)
-            forward_states, _ = left(x)
-            backward_states, _ = right(_gather_time(x, reverse))
+            forward_states = run_recurrent(left, x)
+            backward_states = run_recurrent(right, _gather_time(x, reverse))
             last = torch.cat([_gather_time(forward_states, end), _gather_time(backward_states, end)], 2)
             x = torch.cat([forward_states, _gather_time(backward_states, reverse)], 2)
         return x, last.squeeze(1)
