@@ -24,6 +24,7 @@ from zoo.data.batching import batch_indices, collate
 from zoo.data.cache import cache_dir
 from zoo.data.prepare import balanced_subset, prepare_data
 from zoo.model import build_model
+from zoo.parallel import batch_shards, resolve_shards
 from zoo.trainer import make_optimizer
 
 from speed import NotebookLSTM
@@ -86,10 +87,12 @@ def zoo_epoch(spec, data, clock: Clock) -> float:
     batches = batch_indices(split.lengths, 32, shuffle=True, bucketing=True, pool=spec.train.bucket_pool,
                             seed=1, epoch=0)
     clock.lap("batching")
-    for indices in batches:
-        batch = collate(split, indices)
-        clock.lap("collation")
-        step(clock, optimizer, lambda: F.binary_cross_entropy_with_logits(model(batch.ids, batch.lengths), batch.labels))
+    with batch_shards(resolve_shards(spec.train.cpu_shards, torch.device("cpu"))):
+        for indices in batches:
+            batch = collate(split, indices)
+            clock.lap("collation")
+            step(clock, optimizer,
+                 lambda: F.binary_cross_entropy_with_logits(model(batch.ids, batch.lengths), batch.labels))
     return time.perf_counter() - start
 
 
@@ -105,8 +108,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int)
     parser.add_argument("--source", default=os.environ.get("ZOO_IMDB_SOURCE"))
     parser.add_argument("--skip-notebook", action="store_true")
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        help="override zoo's side of the spec, e.g. --set train.cpu_shards=1")
     args = parser.parse_args()
-    overrides = ([f"data.limit={args.limit}"] if args.limit else []) + (
+    overrides = args.overrides + ([f"data.limit={args.limit}"] if args.limit else []) + (
         [f"data.source={args.source}"] if args.source else [])
     spec = zoo.load_spec("imdb-lstm", overrides)
     registry = zoo.get_registry()

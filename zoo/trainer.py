@@ -24,9 +24,10 @@ from pydantic import BaseModel
 
 from zoo.distributed import Distributed, from_environment, shutdown
 from zoo.errors import RunError, ZooError
+from zoo.memory import keep_freed_memory
 from zoo.metrics import binary_metrics
-from zoo.parallel import batch_shards, resolve_shards
 from zoo.model import TextClassifier, build_model, count_parameters
+from zoo.parallel import batch_shards, resolve_shards
 from zoo.plugins import Plugins, get_plugins, notify
 from zoo.progress import TrainProgress
 from zoo.rundir import RunDir
@@ -114,6 +115,7 @@ def predict_logits(
     """
     from zoo.data.batching import batch_indices, collate
 
+    keep_freed_memory()
     model.eval()
     logits = torch.zeros(len(split), dtype=torch.float32)
     lengths = split.lengths if max_length is None else np.minimum(split.lengths, max_length)
@@ -157,6 +159,7 @@ def train_epoch(
     """
     from zoo.data.batching import batch_indices, collate
 
+    keep_freed_memory()
     progress = progress or TrainProgress(spec.train.epochs, enabled=False)
     train = spec.train
     model.train()
