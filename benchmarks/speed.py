@@ -17,6 +17,8 @@ length-bucketed batches, and validation in batches of ``train.eval_batch_size``.
     python benchmarks/speed.py --epochs 1              # the full 20,000-review training split
     python benchmarks/speed.py --limit 2000            # a quick check (under a minute)
     python benchmarks/speed.py --also train.cpu_shards=1   # add a row: zoo with one lever undone
+    python benchmarks/speed.py --recipe imdb-gru --skip-notebook --also train.cpu_shards=1
+                                                       # zoo rows only, relative to the first
 
 The data come from ``ZOO_IMDB_SOURCE`` (or ``--source``).
 """
@@ -145,6 +147,9 @@ def main() -> None:
     parser.add_argument("--also", action="append", default=[], metavar="OVERRIDE",
                         help="also time zoo with this extra override (one more row each), "
                              "e.g. --also train.cpu_shards=1")
+    parser.add_argument("--recipe", default="imdb-lstm", help="zoo's recipe (the baseline is always the LSTM)")
+    parser.add_argument("--skip-notebook", action="store_true",
+                        help="time zoo's rows only; speed-ups are then relative to the first")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -152,7 +157,7 @@ def main() -> None:
     overrides = [*args.overrides] + ([f"data.limit={args.limit}"] if args.limit else [])
     if args.source:
         overrides.append(f"data.source={args.source}")
-    spec = zoo.load_spec("imdb-lstm", overrides)
+    spec = zoo.load_spec(args.recipe, overrides)
     registry = zoo.get_registry()
 
     # The same reviews for both: the dataset's split, then the same balanced subset as zoo's.
@@ -169,10 +174,11 @@ def main() -> None:
 
     print(f"train reviews: {len(frames['train'])}, valid reviews: {len(frames['valid'])}, "
           f"epochs: {args.epochs}, torch threads: {torch.get_num_threads()}")
-    results = {"notebook-style": notebook_pipeline(frames["train"], frames["valid"], tokenize, args.epochs),
-               "zoo": zoo_pipeline(spec, data, args.epochs)}
+    results = {} if args.skip_notebook else {
+        "notebook-style": notebook_pipeline(frames["train"], frames["valid"], tokenize, args.epochs)}
+    results[f"zoo {args.recipe}" if args.recipe != "imdb-lstm" else "zoo"] = zoo_pipeline(spec, data, args.epochs)
     for extra in args.also:
-        variant = zoo.load_spec("imdb-lstm", [*overrides, extra])
+        variant = zoo.load_spec(args.recipe, [*overrides, extra])
         results[f"zoo {extra}"] = zoo_pipeline(variant, prepare_data(variant, registry), args.epochs)
     rows = {}
     for name, records in results.items():
@@ -183,7 +189,7 @@ def main() -> None:
     width = max(16, *(len(name) + 2 for name in rows))
     print(f"{'pipeline':<{width}}{'train s/epoch':>14}{'valid s':>9}{'tokens/s':>11}{'valid acc':>11}"
           f"{'train speed-up':>16}{'valid speed-up':>16}")
-    base = rows["notebook-style"]
+    base = next(iter(rows.values()))
     for name, (train_s, valid_s, rate, acc) in rows.items():
         print(f"{name:<{width}}{train_s:>14.2f}{valid_s:>9.2f}{rate:>11,.0f}{acc:>11.4f}"
               f"{base[0] / train_s:>15.1f}x{base[1] / valid_s:>15.1f}x")
