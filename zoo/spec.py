@@ -110,7 +110,8 @@ class TrainSpec(StrictModel):
     bucket_pool: PositiveInt = Field(
         10,
         description="Batches per sorting pool when bucketing: larger pools pad less but make "
-        "batches less random (100 cost the default recipe about 1.6 points of test accuracy).",
+        "batches less random (over 3 seeds, pools of 10, 25 and 100 gave the default recipe "
+        "85.32%, 85.31% and 85.59% mean test accuracy: benchmarks/bucket_pool.py).",
     )
     optimizer: OptimizerSpec = OptimizerSpec()
     clip_grad_norm: PositiveFloat | None = Field(None, description="Clip the gradient norm.")
