@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,11 @@ from pydantic import BaseModel
 from zoo.errors import RunError, SpecError, UnknownComponentError
 from zoo.io import atomic_write, atomic_write_json, atomic_write_text
 from zoo.registry import Registry
+
+#: What zoo itself writes at the top of a run directory: ``--force`` removes these and nothing else.
+OWN_FILES = frozenset({"spec.yaml", "run.json", "vocab.json", "metrics.jsonl", "summary.json", "curves.png"})
+#: Folders zoo writes, each with the name patterns of what may be inside.
+OWN_FOLDERS = {"checkpoints": ("best.pt", "last.pt"), "tensorboard": ("events.out.tfevents.*",)}
 
 COMPONENT_FIELDS = {
     "tokenizer": ("tokenizer",),
@@ -104,6 +110,59 @@ class RunDir:
     @property
     def finished(self) -> bool:
         return self.summary_file.exists()
+
+    @property
+    def trained(self) -> bool:
+        """Whether any epoch was checkpointed: only then does the folder hold computed work."""
+        return self.last.exists() or self.best.exists()
+
+    def foreign_entries(self) -> list[str]:
+        """What the folder holds that zoo did not write (a user's files), as relative paths.
+
+        Temporary files of zoo's atomic writes (``.NAME.*.tmp``) count as zoo's own.
+        """
+        foreign = []
+        for entry in sorted(self.path.iterdir()):
+            if entry.is_symlink():
+                foreign.append(entry.name)
+            elif entry.is_dir() and entry.name in OWN_FOLDERS:
+                patterns = OWN_FOLDERS[entry.name]
+                foreign += [f"{entry.name}/{inner.name}" for inner in sorted(entry.iterdir())
+                            if inner.is_symlink() or not inner.is_file() or not _own_name(inner.name, patterns)]
+            elif entry.is_dir() or not _own_name(entry.name, tuple(OWN_FILES)):
+                foreign.append(entry.name + ("/" if entry.is_dir() else ""))
+        return foreign
+
+    def check_new(self, force: bool) -> None:
+        """Refuse, before any work, an ``--out`` that training may not (re)place.
+
+        A folder holding anything zoo did not write is never touched, ``--force`` or not. A run
+        folder with a checkpoint needs ``--force``; one without (a start that failed before its
+        first epoch) may be started again, since nothing computed would be lost.
+        """
+        path = self.path
+        if path.is_symlink():
+            raise RunError(f"{path} is a symbolic link; give the folder it points to, or another --out")
+        if path.exists() and not path.is_dir():
+            raise RunError(f"{path} is a file, not a folder; choose another --out")
+        if not path.exists() or not any(path.iterdir()):
+            return
+        foreign = self.foreign_entries()
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+            raise RunError(f"{path} holds files that zoo did not write ({shown}); zoo will not replace "
+                           "it. Choose another --out (a new or empty folder)")
+        if self.trained and not force:
+            state = "a finished run" if self.finished else "an unfinished run (continue it with --resume)"
+            raise RunError(f"{path} already holds {state}; choose another --out or pass --force to replace it")
+
+    def create(self) -> None:
+        """Empty the folder of zoo's own files, checking again that it holds no one else's."""
+        self.check_new(force=True)
+        if self.path.is_dir():
+            for entry in self.path.iterdir():
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+        self.path.mkdir(parents=True, exist_ok=True)
 
     def write_spec(self, spec: BaseModel, registry: Registry) -> None:
         """Write ``spec.yaml`` and ``run.json`` (the versions of everything the run uses)."""
@@ -185,3 +244,12 @@ class RunDir:
             raise RunError(
                 f"{path}: not a loadable zoo checkpoint (refused or corrupt: {first})"
             ) from None
+
+
+def _own_name(name: str, patterns: tuple[str, ...]) -> bool:
+    """``name`` matches one of zoo's ``patterns``, or is a temporary file of an atomic write."""
+    from fnmatch import fnmatchcase
+
+    if name.startswith(".") and name.endswith(".tmp"):
+        return any(fnmatchcase(name[1:].rsplit(".", 2)[0], pattern) for pattern in patterns)
+    return any(fnmatchcase(name, pattern) for pattern in patterns)

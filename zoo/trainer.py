@@ -10,7 +10,6 @@ Under torchrun the same code trains with DistributedDataParallel (see :mod:`zoo.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -211,20 +210,11 @@ def train_epoch(
 
 
 def _new_run_dir(spec: BaseModel, out: str | Path | None, force: bool, dist: Distributed) -> RunDir:
-    """The run directory to create; every rank checks it before rank 0 creates it."""
+    """The run directory to create, checked by every rank before any work (created later)."""
     if out is None:
         out = Path("runs") / f"{spec.name}-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir = RunDir(Path(dist.broadcast(str(out))))
-    if run_dir.path.exists() and any(run_dir.path.iterdir()) and not force:
-        state = "a finished run" if run_dir.finished else (
-            "an unfinished run (continue it with --resume)" if run_dir.spec_file.exists() else "other files"
-        )
-        raise RunError(f"{run_dir.path} already holds {state}; choose another --out or pass --force to replace it")
-    dist.barrier()
-    if dist.is_main:
-        if run_dir.path.exists():
-            shutil.rmtree(run_dir.path)
-        run_dir.path.mkdir(parents=True)
+    run_dir.check_new(force)
     return run_dir
 
 
@@ -262,9 +252,7 @@ def train(
     try:
         if resume is None:
             run_dir = _new_run_dir(spec, out, force, dist)
-            if dist.is_main:
-                run_dir.write_spec(spec, plugins.registry)
-        return _Trainer(spec, run_dir, plugins, device, dist, progress).fit(resumed=resume is not None)
+        return _Trainer(spec, run_dir, plugins, device, dist, progress, fresh=resume is None).fit()
     finally:
         shutdown(dist)
 
@@ -272,7 +260,10 @@ def train(
 class _Trainer:
     """One run's training loop; rank 0 alone writes files, shows progress and calls hooks."""
 
-    def __init__(self, spec, run_dir: RunDir, plugins: Plugins, device, dist: Distributed, progress) -> None:
+    def __init__(self, spec, run_dir: RunDir, plugins: Plugins, device, dist: Distributed, progress,
+                 fresh: bool) -> None:
+        """Prepare the data and build the model; a ``fresh`` run's folder is made only then,
+        so a start that fails (bad data source, bad plugin) leaves nothing behind to block a retry."""
         from zoo.data.prepare import prepare_data
 
         self.spec, self.run_dir, self.plugins, self.device, self.dist = spec, run_dir, plugins, device, dist
@@ -283,11 +274,16 @@ class _Trainer:
         self.progress = progress or TrainProgress(train.epochs, enabled=dist.is_main)
         self.data = prepare_data(spec, plugins.registry)
         self.prepare_seconds = time.perf_counter() - self.started
-        if dist.is_main and not run_dir.vocab_file.exists():
-            self.data.vocab.save(run_dir.vocab_file)
 
         torch.manual_seed(train.seed)
         self.model = build_model(spec.model, vocab_size=len(self.data.vocab), registry=plugins.registry).to(device)
+        self.resumed = not fresh
+        if dist.is_main and fresh:
+            run_dir.create()
+            run_dir.write_spec(spec, plugins.registry)
+        if dist.is_main and not run_dir.vocab_file.exists():
+            self.data.vocab.save(run_dir.vocab_file)
+        dist.barrier()
         self.optimizer = make_optimizer(train.optimizer, self.model.parameters())
         self.scheduler = make_scheduler(train, self.optimizer)
         self.scaler = torch.amp.GradScaler("cuda") if train.precision == "fp16" else None
@@ -378,9 +374,9 @@ class _Trainer:
         if improved:
             self._notify("on_checkpoint_saved", path=self.run_dir.best, epoch=epoch + 1, best=True)
 
-    def fit(self, resumed: bool) -> dict[str, Any]:
+    def fit(self) -> dict[str, Any]:
         train = self.spec.train
-        if resumed and self.run_dir.last.exists():
+        if self.resumed and self.run_dir.last.exists():
             self._restore()
         self._notify("on_run_start")
         stopped_early = False
