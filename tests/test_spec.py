@@ -163,3 +163,68 @@ def test_cli_validate_missing_file_and_override(tmp_path):
     assert result.returncode == 2 and "Did you mean 'lstm'?" in result.stderr.decode()
     ok = run_zoo("validate", "imdb-lstm", "--set", "model.encoder.type=gru")
     assert ok.returncode == 0 and "encoder gru" in ok.stdout.decode()
+
+
+@pytest.mark.parametrize("raw, value", [
+    ("010", 10), ("-5", -5), ("1e3", 1000.0), ("+.5", 0.5), ("true", True), ("False", False), ("null", None),
+    ("yes", "yes"), ("on", "on"), ("1:30", "1:30"), ("0x10", "0x10"), ("2024-01-01", "2024-01-01"),
+    ("/data/imdb #1/aclImdb", "/data/imdb #1/aclImdb"), ("'010'", "010"), ("[16, 032]", [16, 32]),
+    ("{type: gru, hidden_size: 010}", {"type": "gru", "hidden_size": 10}),
+])
+def test_override_values_follow_the_yaml_1_2_core_schema(raw, value):
+    from zoo.spec import parse_override_value
+
+    assert parse_override_value(raw) == value and type(parse_override_value(raw)) is type(value)
+
+
+def test_overrides_keep_seeds_sizes_and_paths_as_written():
+    spec = load_spec("imdb-lstm", ["train.seed=010", "data.source=/data/imdb #1/aclImdb",
+                                   "name=2024", "description=true"])
+    assert spec.train.seed == 10 and spec.data.source == "/data/imdb #1/aclImdb"
+    assert spec.name == "2024" and spec.description == "true"  # a string field takes the text as written
+    [(path, message)] = problems("imdb-lstm", ["data.limit=1:30"])
+    assert path == "data.limit" and "(got '1:30') (from --set data.limit=1:30)" in message  # not 90
+
+
+def test_a_nested_override_on_a_default_component_fills_its_type():
+    spec = load_spec({"name": "t"}, ["model.encoder.hidden_size=8", "data.dataset.valid_size=10",
+                                     "tokenizer.emoticons=false"])
+    assert (spec.model.encoder.type, spec.model.encoder.hidden_size) == ("lstm", 8)
+    assert (spec.data.dataset.type, spec.data.dataset.valid_size) == ("imdb", 10)
+    assert spec.tokenizer.emoticons is False
+
+
+def test_changing_a_components_type_drops_the_old_components_fields():
+    spec = load_spec("imdb-lstm", ["model.encoder.type=rnn"])
+    assert spec.model.encoder.type == "rnn" and spec.model.encoder.hidden_size == 64  # rnn's default
+    spec = load_spec("imdb-lstm", ["model.encoder.hidden_size=8", "model.encoder.type=gru",
+                                   "model.encoder.num_layers=2"])
+    assert (spec.model.encoder.type, spec.model.encoder.hidden_size, spec.model.encoder.num_layers) == ("gru", 8, 2)
+    spec = load_spec("imdb-lstm", ["model.head=linear"])
+    assert spec.model.head.type == "linear"
+    same = load_spec({"model": {"encoder": {"type": "gru", "hidden_size": 8}}}, ["model.encoder.type=gru"])
+    assert same.model.encoder.hidden_size == 8  # the same type keeps its fields
+
+
+def test_an_error_caused_by_an_override_names_the_override_not_the_recipe():
+    with pytest.raises(SpecError) as info:
+        load_spec("imdb-lstm", ["model.encoder.type=lsmt"])
+    message = str(info.value)
+    assert message.startswith("invalid spec in the --set overrides of ")
+    assert "model.encoder: unknown encoder 'lsmt'" in message and "(from --set model.encoder.type=lsmt)" in message
+
+
+def test_overrides_never_expand_or_change_the_data_they_are_given():
+    shared = {"hidden_size": 8}
+    data = {"model": {"encoder": {"type": "gru", **shared}}, "a": shared, "b": shared}
+    out = apply_overrides(data, ["a.hidden_size=9"])
+    assert out["b"] is shared and shared == {"hidden_size": 8} and out["a"] == {"hidden_size": 9}
+
+
+def test_zoo_data_passes_the_source_through_untouched(tmp_path, imdb_files, data_cache):
+    folder = tmp_path / "imdb #1"
+    imdb_files.folder(folder, n=6)
+    result = run_zoo("data", "--source", str(folder / "aclImdb"), "--set", "data.dataset.valid_size=4", "--json",
+                     env={"ZOO_CACHE_DIR": str(data_cache)})
+    assert result.returncode == 0, result.stderr.decode()
+    assert "imdb #1" in json.loads(result.stdout)["source"]

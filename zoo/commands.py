@@ -19,9 +19,7 @@ def cmd_data(args: argparse.Namespace) -> None:
     from zoo.spec import load_spec
 
     overrides = [f"data.dataset.type={args.dataset}", *args.overrides]
-    if args.source:
-        overrides.append(f"data.source={args.source}")
-    spec = load_spec(args.spec, overrides)
+    spec = load_spec(args.spec, overrides, values={"data.source": args.source} if args.source else None)
     prepared = prepare_data(spec, get_registry(), console=err())
     if args.json:
         print_json(prepared.info)

@@ -30,24 +30,17 @@ from pydantic import BaseModel
 from zoo.errors import RunError, SpecError, UnknownComponentError
 from zoo.io import atomic_write, atomic_write_json, atomic_write_text
 from zoo.registry import Registry
+from zoo.spec import COMPONENT_PATHS
 
 #: What zoo itself writes at the top of a run directory: ``--force`` removes these and nothing else.
 OWN_FILES = frozenset({"spec.yaml", "run.json", "vocab.json", "metrics.jsonl", "summary.json", "curves.png"})
 #: Folders zoo writes, each with the name patterns of what may be inside.
 OWN_FOLDERS = {"checkpoints": ("best.pt", "last.pt"), "tensorboard": ("events.out.tfevents.*",)}
 
-COMPONENT_FIELDS = {
-    "tokenizer": ("tokenizer",),
-    "dataset": ("data", "dataset"),
-    "encoder": ("model", "encoder"),
-    "head": ("model", "head"),
-}
-
-
 def components_of(spec: BaseModel) -> dict[str, str]:
     """``{kind: name}`` of the components a spec uses."""
     used = {}
-    for kind, path in COMPONENT_FIELDS.items():
+    for kind, path in COMPONENT_PATHS.items():
         node: Any = spec
         for part in path:
             node = getattr(node, part)

@@ -12,6 +12,7 @@ A spec comes from a YAML, JSON or TOML file, a shipped recipe name, a dict or Py
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args
@@ -314,39 +315,148 @@ def read_spec_file(path: Path) -> dict[str, Any]:
     return data
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply ``dotted.path=value`` overrides (values parsed as YAML scalars) to a copy of data."""
-    data = json.loads(json.dumps(data))
-    for override in overrides:
-        key, sep, raw = override.partition("=")
-        if not sep or not key.strip():
-            raise SpecError([("", f"override '{override}' must look like section.field=value")])
+#: Where each kind's component sits in a spec (``loggers`` is a list, not one component).
+COMPONENT_PATHS: dict[str, tuple[str, ...]] = {
+    "tokenizer": ("tokenizer",),
+    "dataset": ("data", "dataset"),
+    "encoder": ("model", "encoder"),
+    "head": ("model", "head"),
+}
+_KIND_AT = {path: kind for kind, path in COMPONENT_PATHS.items()}
+
+# YAML 1.2's core schema, for ``--set`` values: plain decimal numbers, true/false, null. Unlike
+# YAML 1.1 (PyYAML's default), ``010`` is ten, ``1:30`` is a string, and ``#`` starts no comment.
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_INT = re.compile(r"^[-+]?[0-9]+$")
+_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
+
+
+def core_scalar(text: str) -> Any:
+    """A plain scalar's value under YAML 1.2's core schema (anything else stays the text)."""
+    if _NULL.match(text):
+        return None
+    if _BOOL.match(text):
+        return text.lower() == "true"
+    if _INT.match(text):
+        return int(text)
+    if _FLOAT.match(text):
+        lowered = text.lower().replace(".inf", "inf").replace(".nan", "nan")
+        return float(lowered)
+    return text
+
+
+class _CoreLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 core-schema scalars, for flow values like ``[16, 32]``."""
+
+    yaml_implicit_resolvers: dict = {}
+
+
+for _tag, _pattern in (("null", _NULL), ("bool", _BOOL), ("int", _INT), ("float", _FLOAT)):
+    _CoreLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", _pattern, None)
+_CoreLoader.add_constructor("tag:yaml.org,2002:int", lambda loader, node: int(node.value))
+_CoreLoader.add_constructor("tag:yaml.org,2002:float", lambda loader, node: core_scalar(node.value))
+_CoreLoader.add_constructor("tag:yaml.org,2002:bool", lambda loader, node: node.value.lower() == "true")
+
+
+def parse_override_value(raw: str) -> Any:
+    """The value of ``--set path=RAW``: a YAML 1.2 core scalar, or a quoted or flow YAML value.
+
+    ``[16, 32]`` and ``{type: gru, hidden_size: 8}`` are parsed as YAML flow collections and
+    ``'text'`` as a quoted string; anything else is a plain scalar taken as a whole, so a path
+    such as ``/data/imdb #1/aclImdb`` arrives unchanged.
+    """
+    text = raw.strip()
+    if text[:1] in ("[", "{", "'", '"'):
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            return yaml.load(text, Loader=_CoreLoader)  # noqa: S506 - a safe loader subclass
         except yaml.YAMLError:
-            value = raw
-        parts = key.strip().split(".")
+            return raw
+    return core_scalar(text)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``dotted.path=value`` overrides to a copy of ``data`` (see :func:`parse_override_value`)."""
+    return _apply_overrides(data, overrides)[0]
+
+
+def _apply_overrides(
+    data: dict[str, Any], overrides: list[str], values: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, tuple[str, str]]]:
+    """The overridden copy of ``data`` and, per path set, ``(override as written, raw value)``.
+
+    ``values`` are set as they are, unparsed (paths from options such as ``--source``). Only the
+    mappings along each path are copied, so YAML aliases elsewhere are never expanded.
+
+    - A component left at its default gets its default ``type`` before a field is set in it, so
+      ``model.encoder.hidden_size=8`` works on a spec that does not name the encoder.
+    - Changing a component's ``type`` drops the old component's fields (they belong to it) but
+      keeps the fields set for it earlier in the same command.
+    """
+    data = dict(data)
+    origins: dict[str, tuple[str, str]] = {}
+    items = [(o, *_split_override(o)) for o in overrides]
+    items += [(f"{key}={value}", key, value, False) for key, value in (values or {}).items()]
+    for override, key, raw, parse in items:
+        value = parse_override_value(raw) if parse else raw
+        parts = key.split(".")
         node = data
         for depth, part in enumerate(parts[:-1]):
             child = node.get(part)
+            kind = _KIND_AT.get(tuple(parts[: depth + 1]))
             if isinstance(child, str):  # a component given by bare name
                 child = {"type": child}
+            elif child is None and kind is not None and kind in DEFAULT_COMPONENTS:
+                child = {"type": DEFAULT_COMPONENTS[kind]}
             elif not isinstance(child, dict):
                 if child is not None:
                     raise SpecError([(".".join(parts[: depth + 1]), f"is {child!r}, not a section; cannot set '{key}'")])
                 child = {}
-            node[part] = child
+            node[part] = child = dict(child)
             node = child
-        node[parts[-1]] = value
-    return data
+        kind_path = tuple(parts[:-1]) if parts[-1] == "type" else tuple(parts)
+        retyped = kind_path in _KIND_AT and (parts[-1] == "type" or isinstance(value, str))
+        if retyped:
+            node = _retype(data, kind_path, value, origins)
+        if parts[-1] == "type" or not retyped:
+            node[parts[-1]] = value
+        origins[key] = (override, raw if parse else str(raw))
+    return data, origins
+
+
+def _split_override(override: str) -> tuple[str, str, bool]:
+    key, sep, raw = override.partition("=")
+    if not sep or not key.strip():
+        raise SpecError([("", f"override '{override}' must look like section.field=value")])
+    return key.strip(), raw, True
+
+
+def _retype(data: dict[str, Any], path: tuple[str, ...], name: Any, origins: dict[str, tuple[str, str]]) -> dict:
+    """Make the component at ``path`` a ``name`` one; a new type keeps only this command's fields."""
+    parent = data
+    for part in path[:-1]:
+        parent = parent[part]
+    old = parent.get(path[-1])
+    old = {"type": old} if isinstance(old, str) else dict(old or {})
+    if old.get("type") != name:
+        prefix = ".".join(path) + "."
+        kept = {field: old[field] for field in old if prefix + field in origins and field != "type"}
+        old = {"type": name, **kept}
+    parent[path[-1]] = old
+    return old
 
 
 def load_spec(
     source: str | Path | dict[str, Any] | BaseModel,
     overrides: list[str] | None = None,
     registry: Registry | None = None,
+    values: dict[str, Any] | None = None,
 ) -> BaseModel:
-    """Load and validate a spec from a file, a recipe name, a dict or a spec object."""
+    """Load and validate a spec from a file, a recipe name, a dict or a spec object.
+
+    ``overrides`` are ``--set`` strings; ``values`` map dotted paths to values set unparsed.
+    """
     where = None
     if isinstance(source, BaseModel):
         data = source.model_dump(mode="json")
@@ -356,18 +466,59 @@ def load_spec(
         path = resolve_spec_path(source)
         where = str(path)
         data = read_spec_file(path)
-    if overrides:
-        data = apply_overrides(data, overrides)
-    return validate_spec(data, registry, where)
+    origins: dict[str, tuple[str, str]] = {}
+    if overrides or values:
+        data, origins = _apply_overrides(data, list(overrides or []), values)
+    return validate_spec(data, registry, where, origins)
 
 
-def validate_spec(data: dict[str, Any], registry: Registry | None = None, source: str | None = None) -> BaseModel:
-    """Validate raw spec data; every fault is reported with its dotted path in one SpecError."""
+def validate_spec(
+    data: dict[str, Any],
+    registry: Registry | None = None,
+    source: str | None = None,
+    overridden: dict[str, tuple[str, str]] | None = None,
+) -> BaseModel:
+    """Validate raw spec data; every fault is reported with its dotted path in one SpecError.
+
+    ``overridden`` (path -> (override, raw text)) lets a string field take an override's text as
+    written (``name=2024`` is the name "2024"), and names the override behind each fault.
+    """
     model = spec_model(registry)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(format_validation_errors(exc, data, model), source) from None
+    overridden = overridden or {}
+    for attempt in range(2):
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            retyped = _texts_for_string_fields(exc, data, overridden) if attempt == 0 else None
+            if retyped is None:
+                problems = [(path, _blame(path, message, overridden))
+                            for path, message in format_validation_errors(exc, data, model)]
+                if all(message.endswith(")") and "(from --set " in message for _, message in problems):
+                    source = "the --set overrides" + (f" of {source}" if source else "")
+                raise SpecError(problems, source) from None
+            data = retyped
+    raise AssertionError("unreachable")
+
+
+def _texts_for_string_fields(
+    exc: ValidationError, data: dict[str, Any], overridden: dict[str, tuple[str, str]]
+) -> dict[str, Any] | None:
+    """``data`` with each overridden value that a string field refused replaced by its text."""
+    fixes = {}
+    for error in exc.errors():
+        path = _input_path(error["loc"], data)
+        if error["type"] == "string_type" and path in overridden:
+            fixes[path] = overridden[path][1]
+    if not fixes:
+        return None
+    return _apply_overrides(data, [], fixes)[0]
+
+
+def _blame(path: str, message: str, overridden: dict[str, tuple[str, str]]) -> str:
+    """``message``, naming the ``--set`` override that caused it where one did."""
+    causes = [override for key, (override, _) in overridden.items()
+              if path == key or key.startswith(path + ".") or path.startswith(key + ".")]
+    return f"{message} (from --set {causes[-1]})" if causes else message
 
 
 def format_validation_errors(
