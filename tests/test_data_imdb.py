@@ -105,9 +105,39 @@ def test_empty_folder_and_folder_without_reviews(tmp_path, data_cache):
     with pytest.raises(DataError, match=r"empty has no train/ and test/ folders"):
         imdb().load(str(tmp_path / "empty"), data_cache)
     for split in ("train", "test"):
-        (tmp_path / "bare" / split / "pos").mkdir(parents=True)
+        for label in ("pos", "neg"):
+            (tmp_path / "bare" / split / label).mkdir(parents=True)
     with pytest.raises(DataError, match=r"no reviews in .*bare/train/pos"):
         imdb().load(str(tmp_path / "bare"), data_cache)
+
+
+def test_a_missing_label_folder_is_an_error_not_an_empty_class(tmp_path, data_cache, imdb_files):
+    folder = imdb_files.folder(tmp_path / "f", n=4)
+    import shutil
+
+    shutil.rmtree(folder / "test" / "neg")
+    with pytest.raises(DataError, match=r"test/neg does not exist: the IMDB layout has pos/ and neg/"):
+        imdb().load(str(folder), data_cache)
+
+
+def test_concurrent_extractions_share_one_folder_and_never_lose_it(tmp_path, data_cache, imdb_files):
+    """Two processes with different data.limit extract and read the same archive at once."""
+    import subprocess
+    import sys
+
+    archive = imdb_files.archive(tmp_path / "a.tar.gz", n=30)
+    script = (
+        "import sys; from zoo.plugins import load_plugins; from pathlib import Path\n"
+        "ds = load_plugins().registry.build('dataset', {'type': 'imdb', 'extract': True, 'valid_size': 4})\n"
+        "for _ in range(5):\n"
+        "    splits = ds.load(sys.argv[1], Path(sys.argv[2]))\n"
+        "    assert sorted(set(splits['test'].labels)) == [0, 1], splits['test'].labels\n"
+    )
+    workers = [subprocess.Popen([sys.executable, "-c", script, str(archive), str(data_cache)],
+                                stderr=subprocess.PIPE) for _ in range(3)]
+    for worker in workers:
+        assert worker.wait(timeout=120) == 0, worker.stderr.read().decode()
+    assert len(list((data_cache / "imdb" / "extracted").iterdir())) == 2  # the folder and its lock
 
 
 def test_archive_without_the_imdb_layout(tmp_path, data_cache, imdb_files):
@@ -143,8 +173,8 @@ def test_malicious_archive_refused_before_anything_is_written(tmp_path, data_cac
         with pytest.raises(DataError, match="refusing unsafe archive member"):
             imdb(extract=extract).load(str(archive), data_cache)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "evil.tar.gz"]
-    leftovers = [p for p in data_cache.rglob("*") if p.is_file()]
-    assert leftovers == []
+    leftovers = [p for p in data_cache.rglob("*") if p.is_file() and not p.name.endswith(".lock")]
+    assert leftovers == []  # nothing but empty lock files
 
 
 def test_valid_size_too_large_is_explained(tmp_path, data_cache, imdb_files):

@@ -161,6 +161,7 @@ def test_balanced_subset():
 def test_a_training_split_with_one_class_is_an_error(tmp_path, imdb_files, data_cache, data_registry):
     files = {k: v for k, v in imdb_files.reviews(6).items() if not k.startswith("train/neg")}
     folder = imdb_files.folder(tmp_path / "one", files=files)
+    (folder / "train" / "neg").mkdir()  # there, but empty
     with pytest.raises(DataError, match=r"training split .* only one class \(neg: 0, pos: 2\)"):
         prepare_data(make_spec(data_registry, folder), data_registry)
     assert entries(data_cache) == []

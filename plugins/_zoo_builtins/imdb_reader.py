@@ -18,7 +18,7 @@ import numpy as np
 
 from _zoo_builtins.imdb import ImdbConfig
 from zoo.data.archive import iter_files, safe_extract
-from zoo.data.cache import stable_hash
+from zoo.data.cache import file_lock, stable_hash
 from zoo.data.download import download, is_url
 from zoo.data.interface import RawSplit
 from zoo.errors import DataError
@@ -106,13 +106,7 @@ class ImdbDataset:
             )
             src = Source("archive", str(path), f"downloaded from {src.location}")
         if src.kind == "archive" and self.config.extract:
-            stat = Path(src.location).stat()
-            target = Path(cache_dir) / "imdb" / "extracted" / stable_hash(
-                [src.location, stat.st_size, stat.st_mtime_ns], 16
-            )
-            if not target.is_dir():
-                safe_extract(src.location, target, hint=HINT)
-            src = Source("folder", str(_folder_root(target)), src.origin)
+            src = Source("folder", str(_folder_root(_extracted(Path(src.location), Path(cache_dir)))), src.origin)
         if src.kind == "archive":
             groups = self._read_archive(Path(src.location))
         else:
@@ -228,12 +222,30 @@ def _folder_root(path: Path) -> Path:
     )
 
 
+def _extracted(archive: Path, cache_dir: Path) -> Path:
+    """The archive's shared extraction folder in the cache, extracted once under a lock.
+
+    A complete extraction is never replaced (its key holds the archive's path, size and
+    modification time), so processes reading it while another one waits cannot lose it.
+    """
+    stat = archive.stat()
+    target = cache_dir / "imdb" / "extracted" / stable_hash([str(archive), stat.st_size, stat.st_mtime_ns], 16)
+    with file_lock(target.parent / f".{target.name}.lock"):
+        if not target.is_dir():
+            safe_extract(archive, target, hint=HINT)
+    return target
+
+
 def _scan(folder: Path) -> list[os.DirEntry]:
+    """The entries of one review folder; a missing folder is an error, never "no reviews"."""
     try:
         with os.scandir(folder) as entries:
             return list(entries)
     except FileNotFoundError:
-        return []
+        raise DataError(
+            f"{folder} does not exist: the IMDB layout has pos/ and neg/ folders in both train/ and "
+            f"test/. {HINT}"
+        ) from None
     except OSError as exc:
         raise DataError(f"cannot read the folder {folder}: {exc.strerror}") from None
 
