@@ -40,6 +40,7 @@ import zoo
 from zoo.data.cache import cache_dir
 from zoo.data.prepare import balanced_subset, prepare_data
 from zoo.model import build_model
+from zoo.task import Binary
 from zoo.trainer import evaluate, make_optimizer, train_epoch
 
 
@@ -130,7 +131,7 @@ def zoo_pipeline(spec, data, epochs: int) -> list[dict]:
         stats = train_epoch(model, data.splits["train"], spec, device, optimizer, epoch)
         train_seconds = time.perf_counter() - tick
         tick = time.perf_counter()
-        metrics = evaluate(model, data.splits["valid"], spec, device)
+        metrics = evaluate(model, data.splits["valid"], spec, device, Binary(tuple(data.labels)))
         records.append({"train_seconds": train_seconds, "valid_seconds": time.perf_counter() - tick,
                         "tokens": stats["train_tokens"], "valid_accuracy": metrics["accuracy"]})
     return records

@@ -55,3 +55,30 @@ def test_two_processes_learn_like_one(env, tmp_path):  # noqa: F811 - pytest fix
         assert abs(b["valid_accuracy"] - a["valid_accuracy"]) <= 0.02
     reference = json.loads((single / "summary.json").read_text())["test"]
     assert abs(summary["test"]["accuracy"] - reference["accuracy"]) <= 0.02
+
+
+def torchrun(env, *args: str) -> subprocess.CompletedProcess:
+    import os
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
+    full_env.update(env)
+    full_env["OMP_NUM_THREADS"] = "1"
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+         f"--master_port={free_port()}", "-m", "zoo", "train", *args],
+        capture_output=True, env=full_env, timeout=300,
+    )
+
+
+def test_a_distributed_run_with_dropout_resumes_exactly(env, tmp_path):  # noqa: F811 - pytest fixture
+    """Each rank draws its own dropout masks, so each rank's random state is saved and restored."""
+    dropout = [*SMALL, "--set", "train.epochs=3", "--set", "model.embedding.dropout=0.3"]
+    whole = tmp_path / "whole"
+    assert torchrun(env, "imdb-lstm", *dropout, "--out", str(whole)).returncode == 0
+    killed = tmp_path / "killed"
+    stopped = torchrun({**env, "ZOO_PLUGINS": "killer", "KILL_AT_EPOCH": "1", "KILL_SIGNAL": "SIGKILL"},
+                       "imdb-lstm", *dropout, "--out", str(killed))
+    assert stopped.returncode != 0 and not (killed / "summary.json").exists()
+    resumed = torchrun(env, "--resume", str(killed))
+    assert resumed.returncode == 0, resumed.stderr.decode()[-3000:]
+    assert metrics(killed) == metrics(whole)

@@ -77,7 +77,7 @@ def finished_run(env, tmp_path_factory) -> Path:
 def test_a_run_directory_holds_everything_to_use_and_reproduce_it(finished_run):
     names = {str(p.relative_to(finished_run)) for p in finished_run.rglob("*") if p.is_file()}
     assert names == {"spec.yaml", "run.json", "vocab.json", "metrics.jsonl", "summary.json", "curves.png",
-                     "checkpoints/best.pt", "checkpoints/last.pt"}
+                     "confusion.png", "checkpoints/best.pt", "checkpoints/last.pt"}
     run_info = json.loads((finished_run / "run.json").read_text())
     assert run_info["components"]["encoder/lstm"] == {"plugin": "builtin-encoders", "distribution": "zoo",
                                                      "version": run_info["zoo"]}
@@ -90,6 +90,7 @@ def test_a_run_directory_holds_everything_to_use_and_reproduce_it(finished_run):
     assert summary["best_epoch"] == best["epoch"]
     assert summary["test"]["accuracy"] > 0.8  # the made-up task is learnable
     assert (finished_run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (finished_run / "confusion.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_same_spec_and_seed_give_the_same_metrics(env, finished_run, tmp_path):
@@ -165,7 +166,7 @@ def test_evaluate_reports_every_metric(env, finished_run):
     assert report["accuracy"] == pytest.approx(summary["test"]["accuracy"])
     assert sum(map(sum, report["confusion"])) == report["count"] == 240
     table = run_zoo("evaluate", str(finished_run), "--split", "valid", env=env)
-    assert "confusion" in table.stdout.decode() and "(60 reviews)" in table.stdout.decode()
+    assert "confusion" in table.stdout.decode() and "(60 texts)" in table.stdout.decode()
 
 
 def test_predict_answers_every_kind_of_text(env, finished_run):
@@ -233,3 +234,48 @@ def test_a_run_whose_plugin_is_gone_names_it(tmp_path, finished_run):
     result = run_zoo("predict", str(run), "hello")
     assert result.returncode == 2
     assert "encoder 'cnn' from plugin cnn (distribution zoo-cnn 0.3)" in result.stderr.decode()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU machine)")
+@pytest.mark.parametrize("precision", ["fp32", "fp16"])
+def test_a_cuda_run_with_dropout_resumes_exactly(env, tmp_path, precision):
+    """The CUDA generator (dropout) and the fp16 loss scale are checkpointed with the rest."""
+    cuda = ["--set", "train.device=cuda", "--set", f"train.precision={precision}",
+            "--set", "model.embedding.dropout=0.3"]
+    whole = tmp_path / "whole"
+    assert train(env, whole, *cuda).returncode == 0
+    killed = tmp_path / "killed"
+    assert train(env, killed, *cuda, extra_env={"ZOO_PLUGINS": "killer", "KILL_AT_EPOCH": "2",
+                                                "KILL_SIGNAL": "SIGKILL"}).returncode == -9
+    assert run_zoo("train", "--resume", str(killed), env=env).returncode == 0
+    assert metrics(killed) == metrics(whole)
+
+
+def test_the_loss_scale_and_every_generator_are_checkpointed(env, finished_run):
+    from zoo.rundir import RunDir
+
+    state = RunDir(finished_run).load_checkpoint(RunDir(finished_run).last)
+    assert "scaler" in state  # None unless train.precision is fp16
+    [rank0] = state["rng"]  # one entry per process
+    assert isinstance(rank0["cpu"], torch.Tensor) and rank0["cuda"] is None
+    assert state["task"] == {"type": "binary", "labels": ["neg", "pos"]}
+
+
+def test_evaluate_and_predict_an_fp16_run_on_the_cpu(env, finished_run, tmp_path):
+    """A run trained in fp16 (CUDA only) is evaluated and used on a machine without CUDA."""
+    import shutil
+
+    import yaml
+
+    run = tmp_path / "fp16"
+    shutil.copytree(finished_run, run)
+    spec = yaml.safe_load((run / "spec.yaml").read_text())
+    spec["train"]["precision"] = "fp16"
+    (run / "spec.yaml").write_text(yaml.safe_dump(spec))
+    evaluated = run_zoo("evaluate", str(run), "--json", env=env)
+    assert evaluated.returncode == 0, evaluated.stderr.decode()
+    reference = json.loads((finished_run / "summary.json").read_text())["test"]
+    assert json.loads(evaluated.stdout)["accuracy"] == reference["accuracy"]
+    assert run_zoo("predict", str(run), "zapfy glonk", "--device", "cpu", env=env).returncode == 0
+    no_cuda = run_zoo("predict", str(run), "zapfy", "--device", "cuda", env={**env, "CUDA_VISIBLE_DEVICES": ""})
+    assert no_cuda.returncode == 2 and "no CUDA device is available" in no_cuda.stderr.decode()

@@ -13,46 +13,61 @@ from pydantic import BaseModel
 from zoo.errors import ZooError
 from zoo.model import TextClassifier, build_model
 from zoo.rundir import RunDir
+from zoo.task import Binary, Task, task_from_dict
 
 
 @dataclass
 class Classifier:
-    """A model with the tokenizer and vocabulary it was trained with."""
+    """A model with the tokenizer, vocabulary and task it was trained with."""
 
     model: TextClassifier
     tokenizer: Any
     vocab: Any
-    labels: list[str]
+    task: Task
     spec: BaseModel
     device: torch.device
     batch_size: int = 256
 
-    def probabilities(self, texts: list[str]) -> np.ndarray:
-        """The probability of the positive label for each text."""
-        from zoo.data.encode import encode_texts
-        from zoo.trainer import predict_logits
+    @property
+    def labels(self) -> list[str]:
+        """The label names, in the order of the model's outputs."""
+        return list(self.task.labels)
 
+    def logits(self, texts: list[str]) -> np.ndarray:
+        """The model's logits per text: ``(n,)`` for a binary task, else ``(n, labels)``."""
+        from zoo.data.encode import encode_texts
+        from zoo.trainer import predict_logits, supported_precision
+
+        texts = list(texts)
         for position, text in enumerate(texts):
             if not isinstance(text, str):
                 raise ZooError(f"text {position} is a {type(text).__name__}, not a string")
-        if not texts:
-            return np.zeros(0, dtype=np.float32)
         encoded = encode_texts(texts, self.tokenizer, self.vocab)
-        logits = predict_logits(self.model, encoded, self.batch_size, self.device, self.spec.data.max_length,
-                                shards=self.spec.train.cpu_shards)
-        return torch.sigmoid(torch.from_numpy(logits)).numpy()
+        return predict_logits(self.model, encoded, self.batch_size, self.device, self.spec.data.max_length,
+                              precision=supported_precision(self.spec.train.precision, self.device),
+                              shards=self.spec.train.cpu_shards)
 
-    def predict(self, texts: list[str]) -> list[dict[str, Any]]:
-        """``{"label": ..., "probability": ...}`` per text; probability is of the label given."""
-        results = []
-        for p in self.probabilities(list(texts)).tolist():
-            positive = p >= 0.5
-            results.append({"label": self.labels[1 if positive else 0], "probability": p if positive else 1.0 - p})
-        return results
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """``(n, labels)``: each label's probability per text, columns in :attr:`labels` order."""
+        return self.task.probabilities(self.logits(texts))
+
+    def predict(self, texts: list[str], top_k: int | None = None) -> list[dict[str, Any]]:
+        """``{"label", "probability", "probabilities"}`` per text (see :meth:`zoo.task.Task.predictions`).
+
+        ``label`` is a list of labels for a multilabel task; ``top_k`` keeps the ``k`` most
+        probable labels in ``probabilities``.
+        """
+        return self.task.predictions(self.probabilities(texts), top_k)
 
 
 def load(run: str | Path, checkpoint: str = "best", device: str = "cpu") -> Classifier:
-    """Load the ``best`` (or ``last``) weights of a run directory as a :class:`Classifier`."""
+    """Load the ``best`` (or ``last``) weights of a run directory as a :class:`Classifier`.
+
+    ``device``: ``cpu`` (the default, wherever the run was trained), ``cuda`` or ``auto``. A run
+    trained in fp16 predicts in fp32 where there is no CUDA.
+    """
+    from zoo.trainer import resolve_device
+
     from zoo.data.vocab import Vocab
     from zoo.plugins import get_registry
 
@@ -67,14 +82,15 @@ def load(run: str | Path, checkpoint: str = "best", device: str = "cpu") -> Clas
     if not run_dir.vocab_file.exists():
         raise ZooError(f"{run_dir.vocab_file}: missing; the run directory is incomplete")
     vocab = Vocab.load(run_dir.vocab_file)
-    model = build_model(spec.model, vocab_size=len(vocab), registry=registry)
+    task = task_from_dict(state["task"]) if "task" in state else Binary(tuple(state["labels"]))
+    model = build_model(spec.model, vocab_size=len(vocab), num_outputs=task.num_outputs, registry=registry)
     model.load_state_dict(state["model"])
-    target = torch.device(device)
+    target = resolve_device(device)
     return Classifier(
         model=model.to(target).eval(),
         tokenizer=registry.build("tokenizer", spec.tokenizer),
         vocab=vocab,
-        labels=list(state["labels"]),
+        task=task,
         spec=spec,
         device=target,
         batch_size=spec.train.eval_batch_size,

@@ -65,22 +65,41 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from zoo.plugins import get_registry
     from zoo.trainer import evaluate
 
-    classifier = load(args.run)
+    classifier = load(args.run, device=args.device)
     spec = classifier.spec
     prepared = prepare_data(spec, get_registry(), console=err())
     if prepared.vocab.tokens != classifier.vocab.tokens:
-        raise ZooError(f"the data now gives a different vocabulary than {args.run}/vocab.json; was the source changed?")
+        raise ZooError(f"the data now give a different vocabulary than {args.run}/vocab.json; was the source changed?")
     split = prepared.splits[args.split]
-    metrics = evaluate(classifier.model, split, spec, classifier.device)
+    metrics = evaluate(classifier.model, split, spec, classifier.device, classifier.task)
     if args.json:
-        print_json({"run": args.run, "split": args.split, **metrics})
+        print_json({"run": args.run, "split": args.split, "task": classifier.task.name, **metrics})
         return
-    (tn, fp), (fn, tp) = metrics["confusion"]
-    neg, pos = classifier.labels
-    rows = [[name, f"{metrics[name]:.4f}" if metrics[name] is not None else "n/a"]
-            for name in ("accuracy", "precision", "recall", "f1", "roc_auc", "loss")]
-    out().print(table(f"{args.run} on {args.split} ({metrics['count']} reviews)", ["metric", "value"], rows))
-    out().print(table("confusion (rows: true, columns: predicted)", ["", neg, pos], [[neg, tn, fp], [pos, fn, tp]]))
+    show_metrics(metrics, classifier.labels, f"{args.run} on {args.split} ({metrics['count']} texts)")
+
+
+#: The summary figures ``zoo evaluate`` prints, in order, where the task has them.
+SUMMARY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "macro_f1", "micro_f1", "weighted_f1",
+                   "subset_accuracy", "hamming_loss", "mean_absolute_error", "accuracy_within_1", "loss")
+
+
+def show_metrics(metrics: dict[str, Any], labels: list[str], title: str) -> None:
+    """The metrics of one evaluation as tables: summary, per class, confusion matrix."""
+    from rich.markup import escape
+
+    def number(value: Any) -> str:
+        return "n/a" if value is None else f"{value:.4f}"
+
+    rows = [[name, number(metrics[name])] for name in SUMMARY_METRICS if name in metrics]
+    out().print(table(escape(title), ["metric", "value"], rows))
+    per_class = metrics.get("per_class", {})
+    out().print(table("per class", ["label", "precision", "recall", "f1", "support"],
+                      [[escape(label), number(s["precision"]), number(s["recall"]), number(s["f1"]), s["support"]]
+                       for label, s in per_class.items()]))
+    if "confusion" in metrics:
+        names = [escape(label) for label in labels]
+        out().print(table("confusion (rows: true, columns: predicted)", ["", *names],
+                          [[name, *row] for name, row in zip(names, metrics["confusion"])]))
 
 
 def _read_stdin_lines() -> list[tuple[str | None, str | None]]:
@@ -98,14 +117,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Label and probability per text (arguments, or one per line of stdin with ``-``)."""
     from zoo.classifier import load
 
-    classifier = load(args.run)
+    classifier = load(args.run, device=args.device)
     items: list[tuple[str | None, str | None]] = []
     for text in args.texts:
         items.extend(_read_stdin_lines() if text == "-" else [(text, None)])
     if not items:
         raise ZooError("no text to predict; pass texts as arguments or '-' to read lines from stdin")
     valid = [text for text, error in items if error is None]
-    predictions = iter(classifier.predict(valid))
+    predictions = iter(classifier.predict(valid, top_k=args.top_k))
     results: list[dict[str, Any]] = []
     for text, error in items:
         result = {"error": error} if error else next(predictions)
@@ -113,11 +132,18 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.json:
         print_json(results)
     else:
-        rows = [[r["label"] if "label" in r else "[red]error[/]",
+        rows = [[_label_text(r["label"]) if "label" in r else "[red]error[/]",
                  f"{r['probability']:.4f}" if "probability" in r else r["error"],
                  _preview(r["text"])] for r in results]
         out().print(table(None, ["label", "probability", "text"], rows))
     return 1 if any("error" in r for r in results) else 0
+
+
+def _label_text(label: str | list[str]) -> str:
+    """A label for a table: a multilabel prediction's labels joined, markup escaped."""
+    from rich.markup import escape
+
+    return escape(", ".join(label) if isinstance(label, list) else label)
 
 
 def _preview(text: str | None, width: int = 60) -> str:
@@ -148,9 +174,25 @@ def add_verbs(verb, add_spec_arguments) -> None:
     sub = verb("evaluate", cmd_evaluate, "metrics of a trained run")
     sub.add_argument("run", help="run directory")
     sub.add_argument("--split", choices=["test", "valid"], default="test")
+    _add_device(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
     sub = verb("predict", cmd_predict, "label texts with a trained run")
     sub.add_argument("run", help="run directory")
     sub.add_argument("texts", nargs="+", metavar="TEXT", help="texts to label; '-' reads one per line from stdin")
+    sub.add_argument("--top-k", type=_positive_int, metavar="K",
+                     help="keep the K most probable labels in each answer's probabilities (default: all)")
+    _add_device(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _add_device(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",
+                        help="where to run the model (default: cpu, wherever the run was trained)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text) if text.strip().isdigit() else 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return value

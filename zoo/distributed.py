@@ -49,6 +49,14 @@ class Distributed:
             torch.distributed.all_reduce(tensor)
         return tensor
 
+    def gather(self, value: Any) -> list[Any]:
+        """Every rank's ``value``, in rank order, on every rank."""
+        if not self.enabled:
+            return [value]
+        values: list[Any] = [None] * self.world_size
+        torch.distributed.all_gather_object(values, value)
+        return values
+
     def broadcast(self, value: Any) -> Any:
         """Rank 0's ``value`` on every rank."""
         if not self.enabled:

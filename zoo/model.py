@@ -13,8 +13,9 @@ class TextClassifier(nn.Module):
     """Token ids ``(B, T)`` and lengths ``(B,)`` -> logits ``(B,)`` (binary) or ``(B, C)``."""
 
     def __init__(self, embedding: nn.Embedding, encoder: nn.Module, head: nn.Module,
-                 embedding_dropout: float = 0.0) -> None:
+                 embedding_dropout: float = 0.0, num_outputs: int = 1) -> None:
         super().__init__()
+        self.num_outputs = num_outputs
         self.embedding = embedding
         self.dropout = nn.Dropout(embedding_dropout) if embedding_dropout else nn.Identity()
         self.encoder = encoder
@@ -29,7 +30,8 @@ class TextClassifier(nn.Module):
 def build_model(
     model_spec: BaseModel, vocab_size: int, num_outputs: int = 1, registry: Registry | None = None
 ) -> TextClassifier:
-    """Build the classifier of ``spec.model`` for a vocabulary of ``vocab_size`` tokens.
+    """Build the classifier of ``spec.model`` for a vocabulary of ``vocab_size`` tokens and the
+    task's ``num_outputs`` logits (see :attr:`zoo.task.Task.num_outputs`).
 
     Modules are created in data-flow order (embedding, encoder, head), so a given
     ``torch.manual_seed`` gives the same initial weights as a hand-written model of that order.
@@ -50,7 +52,7 @@ def build_model(
             "module without an integer 'output_size' attribute; encoders must declare it"
         )
     head = registry.build("head", model_spec.head, input_size=output_size, num_outputs=num_outputs)
-    return TextClassifier(embedding, encoder, head, model_spec.embedding.dropout)
+    return TextClassifier(embedding, encoder, head, model_spec.embedding.dropout, num_outputs)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,4 +1,4 @@
-"""Learning curves of a run as a PNG (matplotlib, imported only when a plot is drawn)."""
+"""A run's figures as PNGs: learning curves, the confusion matrix (matplotlib, imported only here)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,26 @@ from typing import Any
 from zoo.io import atomic_write
 
 
-def plot_curves(history: list[dict[str, Any]], path: Path, title: str) -> Path:
-    """Loss and accuracy per epoch, train and valid side by side."""
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save(figure: Any, path: Path) -> Path:
+    """Write ``figure`` to ``path`` atomically and free it."""
+    try:
+        return atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
+    finally:
+        _pyplot().close(figure)
+
+
+def plot_curves(history: list[dict[str, Any]], path: Path, title: str) -> Path:
+    """Loss and accuracy per epoch, train and valid side by side."""
+    plt = _pyplot()
     epochs = [h["epoch"] for h in history]
     figure, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 4))
     for split in ("train", "valid"):
@@ -27,7 +40,26 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str) -> Path:
         ax.legend()
     figure.suptitle(title)
     figure.tight_layout()
-    try:
-        return atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
-    finally:
-        plt.close(figure)
+    return _save(figure, path)
+
+
+def plot_confusion(confusion: list[list[int]], labels: list[str], path: Path, title: str) -> Path:
+    """The confusion matrix as a heat map with its counts (rows: true label, columns: predicted)."""
+    plt = _pyplot()
+    size = max(4.0, 0.6 * len(labels) + 2)
+    figure, ax = plt.subplots(figsize=(size + 1, size))
+    image = ax.imshow(confusion, cmap="Blues")
+    figure.colorbar(image, ax=ax)
+    ticks = range(len(labels))
+    ax.set_xticks(ticks, labels, rotation=45, ha="right")
+    ax.set_yticks(ticks, labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    peak = max((max(row) for row in confusion), default=0)
+    for i, row in enumerate(confusion):
+        for j, count in enumerate(row):
+            ax.text(j, i, str(count), ha="center", va="center",
+                    color="white" if count > peak / 2 else "black", fontsize=8)
+    ax.set_title(title)
+    figure.tight_layout()
+    return _save(figure, path)

@@ -10,6 +10,7 @@ Layout::
     metrics.jsonl         one line per epoch
     summary.json          test metrics, best epoch, timings; present only once the run finished
     curves.png            learning curves
+    confusion.png         the test split's confusion matrix (single-label tasks)
 
 Every file is written atomically. Checkpoints hold only tensors and plain data and are read with
 ``torch.load(..., weights_only=True)``, so loading one never runs code.
@@ -33,7 +34,8 @@ from zoo.registry import Registry
 from zoo.spec import COMPONENT_PATHS
 
 #: What zoo itself writes at the top of a run directory: ``--force`` removes these and nothing else.
-OWN_FILES = frozenset({"spec.yaml", "run.json", "vocab.json", "metrics.jsonl", "summary.json", "curves.png"})
+OWN_FILES = frozenset({"spec.yaml", "run.json", "vocab.json", "metrics.jsonl", "summary.json", "curves.png",
+                       "confusion.png"})
 #: Folders zoo writes, each with the name patterns of what may be inside.
 OWN_FOLDERS = {"checkpoints": ("best.pt", "last.pt"), "tensorboard": ("events.out.tfevents.*",)}
 
@@ -99,6 +101,10 @@ class RunDir:
     @property
     def curves_file(self) -> Path:
         return self.path / "curves.png"
+
+    @property
+    def confusion_file(self) -> Path:
+        return self.path / "confusion.png"
 
     @property
     def finished(self) -> bool:

@@ -89,6 +89,19 @@ class EarlyStoppingSpec(StrictModel):
     min_delta: NonNegativeFloat = 0.0
 
 
+class TaskSpec(StrictModel):
+    """What the model predicts (see zoo/task.py): by default whatever the data hold."""
+
+    type: Literal["auto", "binary", "multiclass", "multilabel"] = Field(
+        "auto", description="auto: multilabel data -> multilabel, two labels -> binary, more -> multiclass."
+    )
+    threshold: float = Field(0.5, gt=0.0, lt=1.0, description="multilabel: the probability from which a label is given.")
+    class_weights: Literal["balanced"] | dict[str, PositiveFloat] | None = Field(
+        None, description="binary/multiclass: weight each class's loss, 'balanced' (inverse frequency "
+        "in training) or {label: weight} (others 1).",
+    )
+
+
 def _auto_or_shard_count(value: Any) -> Any:
     """``auto`` or 1..1024, with one message instead of pydantic's one per arm of the union."""
     text = str(value)
@@ -118,8 +131,9 @@ class TrainSpec(StrictModel):
     clip_grad_norm: PositiveFloat | None = Field(None, description="Clip the gradient norm.")
     scheduler: SchedulerSpec | None = None
     early_stopping: EarlyStoppingSpec | None = None
-    monitor: Literal["valid_accuracy", "valid_loss"] = Field(
-        "valid_accuracy", description="Metric that selects the best checkpoint."
+    monitor: Literal["valid_accuracy", "valid_loss", "valid_macro_f1"] = Field(
+        "valid_accuracy", description="Metric that selects the best checkpoint (and stops early). "
+        "Accuracy is subset accuracy for multilabel tasks."
     )
     seed: int = 1
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -211,6 +225,10 @@ def _build_spec_model(registry: Registry) -> type[BaseModel]:
         __doc__="A zoo training spec.",
         name=(str, Field("unnamed", description="Name of the recipe or experiment.")),
         description=(str, ""),
+        task=(
+            Annotated[TaskSpec, BeforeValidator(lambda v: {"type": v} if isinstance(v, str) else v)],
+            TaskSpec(),
+        ),
         tokenizer=_component_field(registry, "tokenizer"),
         data=(data, Field(default_factory=dict, validate_default=True)),
         model=(model, Field(default_factory=dict, validate_default=True)),

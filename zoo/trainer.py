@@ -18,18 +18,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from pydantic import BaseModel
 
 from zoo.distributed import Distributed, from_environment, shutdown
 from zoo.errors import RunError, ZooError
 from zoo.memory import keep_freed_memory
-from zoo.metrics import binary_metrics
 from zoo.model import TextClassifier, build_model, count_parameters
 from zoo.parallel import batch_shards, resolve_shards
 from zoo.plugins import Plugins, get_plugins, notify
 from zoo.progress import TrainProgress
 from zoo.rundir import RunDir
+from zoo.task import Binary, Task, resolve_task, task_from_dict
 
 ALONE = Distributed()
 
@@ -51,8 +50,10 @@ class Run:
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     """``auto`` picks CUDA when it is present; asking for CUDA without one is an error."""
+    if name not in ("auto", "cpu", "cuda"):
+        raise ZooError(f"unknown device {name!r}; use 'auto', 'cpu' or 'cuda'")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ZooError("train.device is 'cuda' but no CUDA device is available; use 'auto' or 'cpu'")
+        raise ZooError("device 'cuda' was asked for but no CUDA device is available; use 'auto' or 'cpu'")
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(f"cuda:{local_rank}") if name == "cuda" else torch.device(name)
@@ -83,6 +84,14 @@ def make_scheduler(train: BaseModel, optimizer: torch.optim.Optimizer):
     return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=train.epochs, eta_min=schedule.min_lr)
 
 
+def supported_precision(precision: str, device: torch.device) -> str:
+    """``precision`` where ``device`` can run it; fp16 (CUDA only) falls back to fp32 elsewhere.
+
+    Used to evaluate and predict with a run trained in fp16 on a machine without CUDA.
+    """
+    return "fp32" if precision == "fp16" and device.type != "cuda" else precision
+
+
 def autocast(device: torch.device, precision: str):
     """The autocast context for ``train.precision`` (a no-op for fp32)."""
     if precision == "fp32":
@@ -105,7 +114,8 @@ def predict_logits(
     model: torch.nn.Module, split, batch_size: int, device: torch.device, max_length: int | None = None,
     dist: Distributed = ALONE, precision: str = "fp32", shards: int | str = "auto",
 ) -> np.ndarray:
-    """Logits for every review of ``split``, in the split's order (batched by length for speed).
+    """Logits for every review of ``split``, in the split's order (batched by length for speed):
+    ``(n,)`` for a one-output (binary) model, else ``(n, outputs)``.
 
     ``shards`` is ``train.cpu_shards`` (see :mod:`zoo.parallel`).
 
@@ -116,50 +126,55 @@ def predict_logits(
 
     keep_freed_memory()
     model.eval()
-    logits = torch.zeros(len(split), dtype=torch.float32)
+    logits: torch.Tensor | None = None
     lengths = split.lengths if max_length is None else np.minimum(split.lengths, max_length)
     order = batch_indices(lengths, batch_size, shuffle=False, bucketing=True)
     with torch.inference_mode(), autocast(device, precision), batch_shards(resolve_shards(shards, device)):
         for indices in order[dist.rank :: dist.world_size]:
             batch = collate(split, indices, max_length)
             ids, lengths, _ = _to_device(batch, device)
-            logits[torch.from_numpy(batch.index)] = model(ids, lengths).float().cpu()
+            scores = model(ids, lengths).float().cpu()
+            if logits is None:
+                logits = torch.zeros((len(split), *scores.shape[1:]), dtype=torch.float32)
+            logits[torch.from_numpy(batch.index)] = scores
+    if logits is None:  # no batch on this rank (or an empty split): the shape from the model
+        logits = torch.zeros((len(split), *_output_shape(model)), dtype=torch.float32)
     if dist.enabled:
         logits = dist.sum(logits.to(device)).cpu()
     return logits.numpy()
 
 
-def score(logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
-    """Loss (binary cross-entropy) and the binary metrics of a split's logits."""
-    loss = F.binary_cross_entropy_with_logits(
-        torch.from_numpy(logits), torch.from_numpy(labels.astype(np.float32))
-    ).item()
-    probabilities = torch.sigmoid(torch.from_numpy(logits)).numpy()
-    return {"loss": loss, **binary_metrics(probabilities, labels)}
+def _output_shape(model: torch.nn.Module) -> tuple[int, ...]:
+    """The per-text shape of the model's logits: ``()`` for one output, else ``(outputs,)``."""
+    outputs = getattr(model, "num_outputs", 1)
+    return () if outputs == 1 else (outputs,)
 
 
 def evaluate(
-    model: torch.nn.Module, split, spec: BaseModel, device: torch.device, dist: Distributed = ALONE
+    model: torch.nn.Module, split, spec: BaseModel, device: torch.device, task: Task, dist: Distributed = ALONE
 ) -> dict[str, Any]:
-    """Loss and metrics of ``model`` on ``split``, batched and truncated as ``spec`` says."""
+    """Loss and the ``task``'s metrics of ``model`` on ``split``, batched and truncated as ``spec`` says."""
     logits = predict_logits(model, split, spec.train.eval_batch_size, device, spec.data.max_length, dist,
-                            spec.train.precision, spec.train.cpu_shards)
-    return score(logits, split.labels)
+                            supported_precision(spec.train.precision, device), spec.train.cpu_shards)
+    return task.metrics(logits, split.labels)
 
 
 def train_epoch(
     model: torch.nn.Module, split, spec: BaseModel, device: torch.device, optimizer: torch.optim.Optimizer,
     epoch: int, progress: TrainProgress | None = None, dist: Distributed = ALONE, scaler=None,
+    task: Task | None = None,
 ) -> dict[str, float]:
     """One epoch over ``split``; returns mean loss, accuracy and the number of real tokens.
 
     Each rank's loss is its shard's summed loss over the global batch size times the world
-    size, so that DDP's gradient average is the global batch's mean gradient.
+    size, so that DDP's gradient average is the global batch's mean gradient. ``task`` decides
+    the loss (default: binary, the reference model's).
     """
     from zoo.data.batching import batch_indices, collate
 
     keep_freed_memory()
     progress = progress or TrainProgress(spec.train.epochs, enabled=False)
+    task = task or Binary(("neg", "pos"))
     train = spec.train
     model.train()
     lengths = split.lengths if spec.data.max_length is None else np.minimum(split.lengths, spec.data.max_length)
@@ -175,10 +190,11 @@ def train_epoch(
         for step, indices in enumerate(batches, 1):
             batch = collate(split, dist.shard(indices), spec.data.max_length)
             ids, lengths, labels = _to_device(batch, device)
+            targets = task.targets(labels)
             optimizer.zero_grad(set_to_none=True)
             with autocast(device, train.precision):
                 logits = model(ids, lengths).float()
-            loss_sum = F.binary_cross_entropy_with_logits(logits, labels, reduction="sum")
+            loss_sum = task.loss(logits, targets)
             loss = loss_sum * (dist.world_size / len(indices))
             if not torch.isfinite(loss):
                 raise TrainingDiverged(
@@ -198,7 +214,7 @@ def train_epoch(
             else:
                 optimizer.step()
             totals[0] += loss_sum.detach().double().cpu()
-            totals[1] += ((logits.detach() >= 0) == (labels >= 0.5)).sum().cpu()
+            totals[1] += task.correct(logits.detach(), targets).cpu()
             totals[2] += int(batch.lengths.sum())
             seen += len(indices)
             if step % 20 == 0 or step == len(batches):
@@ -274,9 +290,14 @@ class _Trainer:
         self.progress = progress or TrainProgress(train.epochs, enabled=dist.is_main)
         self.data = prepare_data(spec, plugins.registry)
         self.prepare_seconds = time.perf_counter() - self.started
+        self.task = resolve_task(spec.task, self.data.labels, self.data.multilabel, self.data.splits["train"].labels)
+        # the spec written to the run names the task the data decided, so a resumed run,
+        # zoo evaluate and zoo predict read it back without the data
+        self.spec = spec = spec.model_copy(update={"task": spec.task.model_copy(update={"type": self.task.name})})
 
         torch.manual_seed(train.seed)
-        self.model = build_model(spec.model, vocab_size=len(self.data.vocab), registry=plugins.registry).to(device)
+        self.model = build_model(spec.model, vocab_size=len(self.data.vocab), num_outputs=self.task.num_outputs,
+                                 registry=plugins.registry).to(device)
         self.resumed = not fresh
         if dist.is_main and fresh:
             run_dir.create()
@@ -303,25 +324,48 @@ class _Trainer:
         if self.dist.is_main:
             self.run_dir.save_checkpoint(path, state)
 
+    def _random_state(self) -> list[dict[str, Any]]:
+        """Every rank's generators (ranks draw different amounts of dropout), gathered on all ranks."""
+        mine = {"cpu": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None}
+        return self.dist.gather(mine)
+
+    def _set_random_state(self, saved: Any) -> None:
+        if isinstance(saved, torch.Tensor):  # checkpoints before per-rank states: rank 0's alone
+            saved = [{"cpu": saved, "cuda": None}]
+        mine = saved[self.dist.rank] if self.dist.rank < len(saved) else saved[0]
+        torch.set_rng_state(mine["cpu"])
+        if mine.get("cuda") is not None and self.device.type == "cuda":
+            torch.cuda.set_rng_state(mine["cuda"], self.device)
+
     def _restore(self) -> None:
         state = self.run_dir.load_checkpoint(self.run_dir.last)
+        recorded = task_from_dict(state["task"]) if "task" in state else Binary(tuple(state["labels"]))
+        if recorded.labels != self.task.labels or recorded.name != self.task.name:
+            raise RunError(
+                f"{self.run_dir.path} was trained as a {recorded.name} task over the labels "
+                f"{', '.join(recorded.labels)}; the data now give {self.task.name} over "
+                f"{', '.join(self.task.labels)}. Resume with the data it was trained on"
+            )
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
-        torch.set_rng_state(state["rng"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self._set_random_state(state["rng"])
         self.run.start_epoch, self.run.history = state["epoch"], state["history"]
         self.best, self.bad_epochs = state["best"], state["bad_epochs"]
         self.progress.message(f"resuming {self.run_dir.path} after epoch {self.run.start_epoch}")
 
     def _evaluate(self, split_name: str) -> dict[str, Any]:
         # the plain model: DDP's wrapper would synchronise on every forward call
-        return evaluate(self.model, self.data.splits[split_name], self.spec, self.device, self.dist)
+        return evaluate(self.model, self.data.splits[split_name], self.spec, self.device, self.task, self.dist)
 
     def _improved(self, valid: dict[str, Any]) -> bool:
         train = self.spec.train
-        larger_is_better = train.monitor == "valid_accuracy"
-        value = valid["accuracy"] if larger_is_better else valid["loss"]
+        larger_is_better = train.monitor != "valid_loss"
+        value = valid[train.monitor.removeprefix("valid_")]
         delta = train.early_stopping.min_delta if train.early_stopping else 0.0
         best = self.best["value"]
         improved = best is None or (value > best + delta if larger_is_better else value < best - delta)
@@ -335,7 +379,7 @@ class _Trainer:
         tick = time.perf_counter()
         lr = self.optimizer.param_groups[0]["lr"]
         stats = train_epoch(self.network, self.data.splits["train"], self.spec, self.device, self.optimizer,
-                            epoch, self.progress, self.dist, self.scaler)
+                            epoch, self.progress, self.dist, self.scaler, self.task)
         train_seconds = time.perf_counter() - tick
         valid = self._evaluate("valid")
         if self.scheduler is not None:
@@ -347,6 +391,7 @@ class _Trainer:
             "train_accuracy": stats["train_accuracy"],
             "valid_loss": valid["loss"],
             "valid_accuracy": valid["accuracy"],
+            "valid_macro_f1": valid["macro_f1"],
             "lr": lr,
             "seconds": time.perf_counter() - tick,
             "train_seconds": train_seconds,
@@ -354,19 +399,21 @@ class _Trainer:
             "best": improved,
         }
         self.run.history.append(record)
+        task = {"labels": list(self.task.labels), "task": self.task.to_dict()}
         if improved:
-            self._save(self.run_dir.best, {"model": self.model.state_dict(), "epoch": epoch + 1,
-                                           "labels": list(self.data.labels)})
+            self._save(self.run_dir.best, {"model": self.model.state_dict(), "epoch": epoch + 1, **task})
+        random_state = self._random_state()  # a collective call: every rank, before rank 0 saves
         self._save(self.run_dir.last, {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
-            "rng": torch.get_rng_state(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+            "rng": random_state,
             "epoch": epoch + 1,
             "history": self.run.history,
             "best": self.best,
             "bad_epochs": self.bad_epochs,
-            "labels": list(self.data.labels),
+            **task,
         })
         self.progress.end_epoch(record)
         self._notify("on_epoch_end", epoch=epoch + 1, metrics=record)
@@ -399,7 +446,7 @@ class _Trainer:
 
     def _finish(self, stopped_early: bool) -> dict[str, Any]:
         from zoo.io import atomic_write_json
-        from zoo.plot import plot_curves
+        from zoo.plot import plot_confusion, plot_curves
 
         self.model.load_state_dict(self.run_dir.load_checkpoint(self.run_dir.best)["model"])
         test = self._evaluate("test")
@@ -407,6 +454,8 @@ class _Trainer:
         summary = {
             "name": self.spec.name,
             "run_dir": str(self.run_dir.path),
+            "task": self.task.name,
+            "labels": list(self.task.labels),
             "test": test,
             "best_epoch": self.best["epoch"],
             "monitor": self.spec.train.monitor,
@@ -427,7 +476,11 @@ class _Trainer:
         if self.device.type == "cuda":
             summary["max_memory_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
         if self.dist.is_main:
-            plot_curves(history, self.run_dir.curves_file, f"{self.spec.name} ({self.run_dir.path.name})")
+            title = f"{self.spec.name} ({self.run_dir.path.name})"
+            plot_curves(history, self.run_dir.curves_file, title)
+            if "confusion" in test:
+                plot_confusion(test["confusion"], list(self.task.labels), self.run_dir.confusion_file,
+                               f"{title}: test split")
             atomic_write_json(self.run_dir.summary_file, summary)
         self._notify("on_run_end", summary=summary)
         return summary

@@ -49,6 +49,8 @@ class PreparedData:
     splits: dict[str, EncodedSplit]
     labels: list[str]
     info: dict[str, Any] = field(default_factory=dict)
+    #: Whether texts carry several labels each (labels are then multi-hot rows).
+    multilabel: bool = False
 
     def __getitem__(self, split: str) -> EncodedSplit:
         return self.splits[split]
