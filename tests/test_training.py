@@ -121,7 +121,8 @@ def test_a_finished_run_is_not_overwritten_without_force(env, finished_run, tmp_
     result = run_zoo("train", "imdb-lstm", "--out", str(finished_run), env=env)
     assert result.returncode == 2
     assert "already holds a finished run" in result.stderr.decode()
-    assert "nothing to resume" in run_zoo("train", "--resume", str(finished_run), env=env).stderr.decode()
+    again = run_zoo("train", "--resume", str(finished_run), env=env).stderr.decode()
+    assert "finished run of 4 epochs; nothing to resume" in again and "--set train.epochs=N (N > 4)" in again
 
 
 def test_a_plugin_failing_in_a_lifecycle_hook_stops_the_run_cleanly(env, finished_run, tmp_path):
@@ -279,3 +280,34 @@ def test_evaluate_and_predict_an_fp16_run_on_the_cpu(env, finished_run, tmp_path
     assert run_zoo("predict", str(run), "zapfy glonk", "--device", "cpu", env=env).returncode == 0
     no_cuda = run_zoo("predict", str(run), "zapfy", "--device", "cuda", env={**env, "CUDA_VISIBLE_DEVICES": ""})
     assert no_cuda.returncode == 2 and "no CUDA device is available" in no_cuda.stderr.decode()
+
+
+def test_a_finished_run_extended_equals_a_longer_run(env, finished_run, tmp_path):
+    import shutil
+
+    extended = tmp_path / "extended"
+    shutil.copytree(finished_run, extended)
+    result = run_zoo("train", "--resume", str(extended), "--set", "train.epochs=6", "--json", env=env)
+    assert result.returncode == 0, result.stderr.decode()
+    longer = tmp_path / "longer"
+    assert train(env, longer, "--set", "train.epochs=6").returncode == 0
+    assert metrics(extended) == metrics(longer)
+    assert json.loads(result.stdout)["test"] == json.loads((longer / "summary.json").read_text())["test"]
+    assert "epochs: 6" in (extended / "spec.yaml").read_text()
+
+
+def test_a_resume_may_not_change_what_was_computed(env, finished_run):
+    result = run_zoo("train", "--resume", str(finished_run), "--set", "train.optimizer.lr=0.5",
+                     "--set", "model.encoder.hidden_size=8", "--set", "train.epochs=9", env=env)
+    assert result.returncode == 2
+    message = result.stderr.decode()
+    assert "--set cannot change model.encoder.hidden_size, train.optimizer.lr" in message
+    assert "A resume may change: train.epochs, train.early_stopping" in message
+
+
+def test_a_cosine_schedule_cannot_be_extended(env, tmp_path):
+    out = tmp_path / "cosine"
+    assert train(env, out, "--set", "train.epochs=1", "--set", "train.scheduler={name: cosine}").returncode == 0
+    result = run_zoo("train", "--resume", str(out), "--set", "train.epochs=3", env=env)
+    assert result.returncode == 2
+    assert "cosine learning-rate schedule over train.epochs=1" in result.stderr.decode()

@@ -33,9 +33,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     from zoo.trainer import train
 
     if args.resume:
-        if args.overrides:
-            raise ZooError("--resume continues a run with its own spec; --set cannot change it")
-        summary = train(resume=args.resume)
+        summary = train(resume=args.resume, overrides=args.overrides)
     else:
         summary = train(load_spec(args.spec, args.overrides), out=args.out, force=args.force)
     if args.json:

@@ -175,12 +175,16 @@ class RunDir:
             plugins[f"{kind}/{name}"] = {
                 "plugin": origin.name, "distribution": origin.distribution, "version": origin.version,
             }
-        atomic_write_text(self.spec_file, yaml.safe_dump(dump_spec(spec), sort_keys=False))
+        self.save_spec(spec)
         atomic_write_json(
             self.run_file,
             {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version(),
              "components": plugins},
         )
+
+    def save_spec(self, spec: BaseModel) -> None:
+        """Write ``spec.yaml`` alone (a resumed run that was extended)."""
+        atomic_write_text(self.spec_file, yaml.safe_dump(dump_spec(spec), sort_keys=False))
 
     def read_spec(self, registry: Registry | None = None) -> BaseModel:
         """The run's spec, validated against the installed plugins.

@@ -27,6 +27,7 @@ from zoo.model import TextClassifier, build_model, count_parameters
 from zoo.parallel import batch_shards, resolve_shards
 from zoo.plugins import Plugins, get_plugins, notify
 from zoo.progress import TrainProgress
+from zoo.resume import open_resumed
 from zoo.rundir import RunDir
 from zoo.task import Binary, Task, resolve_task, task_from_dict
 
@@ -234,30 +235,25 @@ def _new_run_dir(spec: BaseModel, out: str | Path | None, force: bool, dist: Dis
     return run_dir
 
 
-def _open_resumed(resume: str | Path, registry) -> tuple[RunDir, BaseModel]:
-    run_dir = RunDir(Path(resume))
-    spec = run_dir.read_spec(registry)
-    if run_dir.finished:
-        raise RunError(f"{run_dir.path} holds a finished run (summary.json); nothing to resume")
-    return run_dir, spec
-
-
 def train(
     spec: BaseModel | None = None,
     *,
     out: str | Path | None = None,
     resume: str | Path | None = None,
+    overrides: list[str] | None = None,
     force: bool = False,
     plugins: Plugins | None = None,
     progress: TrainProgress | None = None,
 ) -> dict[str, Any]:
-    """Train ``spec`` into a new run directory (``out``), or continue the run at ``resume``.
+    """Train ``spec`` into a new run directory (``out``), or continue the run at ``resume``
+    (``overrides`` may extend it: see :mod:`zoo.resume`).
 
     Returns the summary that is also written to ``summary.json``.
     """
     plugins = plugins or get_plugins()
+    extended = False
     if resume is not None:
-        run_dir, spec = _open_resumed(resume, plugins.registry)
+        run_dir, spec, extended = open_resumed(resume, plugins.registry, overrides)
     elif spec is None:
         raise ValueError("train() needs a spec or a run directory to resume")
     device = resolve_device(spec.train.device)
@@ -268,7 +264,8 @@ def train(
     try:
         if resume is None:
             run_dir = _new_run_dir(spec, out, force, dist)
-        return _Trainer(spec, run_dir, plugins, device, dist, progress, fresh=resume is None).fit()
+        return _Trainer(spec, run_dir, plugins, device, dist, progress, fresh=resume is None,
+                        extended=extended).fit()
     finally:
         shutdown(dist)
 
@@ -277,9 +274,10 @@ class _Trainer:
     """One run's training loop; rank 0 alone writes files, shows progress and calls hooks."""
 
     def __init__(self, spec, run_dir: RunDir, plugins: Plugins, device, dist: Distributed, progress,
-                 fresh: bool) -> None:
+                 fresh: bool, extended: bool = False) -> None:
         """Prepare the data and build the model; a ``fresh`` run's folder is made only then,
-        so a start that fails (bad data source, bad plugin) leaves nothing behind to block a retry."""
+        so a start that fails (bad data source, bad plugin) leaves nothing behind to block a retry.
+        An ``extended`` resumed run records its new spec and, if it had finished, goes on."""
         from zoo.data.prepare import prepare_data
 
         self.spec, self.run_dir, self.plugins, self.device, self.dist = spec, run_dir, plugins, device, dist
@@ -302,6 +300,9 @@ class _Trainer:
         if dist.is_main and fresh:
             run_dir.create()
             run_dir.write_spec(spec, plugins.registry)
+        if dist.is_main and extended:
+            run_dir.save_spec(spec)
+            run_dir.summary_file.unlink(missing_ok=True)  # it trains on: finished again at its end
         if dist.is_main and not run_dir.vocab_file.exists():
             self.data.vocab.save(run_dir.vocab_file)
         dist.barrier()
