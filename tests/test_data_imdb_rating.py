@@ -72,7 +72,8 @@ def test_a_file_name_without_a_rating_is_named(tmp_path, data_cache, imdb_files)
 
 def test_prepared_rating_data_and_the_draft_recipe(tmp_path, data_cache, data_registry, imdb_files):
     folder = imdb_files.folder(tmp_path / "f", files=rated_reviews())
-    spec = load_spec({"data": {"source": str(folder), "dataset": {"type": "imdb", "target": "rating", "valid_size": 8}}})
+    dataset = {"type": "imdb", "target": "rating", "valid_size": 8}
+    spec = load_spec({"data": {"source": str(folder), "dataset": dataset}})
     data = prepare_data(spec, data_registry)
     assert data.labels == ["1", "2", "3", "4", "7", "8", "9", "10"] and not data.multilabel
     assert data.info["counts"]["test"] == dict.fromkeys(data.labels, 5)

@@ -118,6 +118,12 @@ def test_file_errors_name_the_file_the_line_and_what_is_valid(tmp_path):
     message = error(lambda: read_table(write("t.csv", "text,queue\nx,y\n"), ["text", "label"]))
     assert message.endswith("t.csv has no column 'label'; its columns: 'text', 'queue'")
     assert "did you mean 'text'?" in error(lambda: read_table(write("u.csv", "text,label\nx,y\n"), ["txt"]))
+    assert error(lambda: read_table(write("semi.csv", "text;label\nx;y\n"), ["text"])).endswith(
+        "semi.csv has no column 'text'; its one column is 'text;label': set data.dataset.delimiter: ';' "
+        "if that is what separates its cells"
+    )
+    assert read_table(tmp_path / "semi.csv", delimiter=";")["label"].tolist() == ["y"]
+    assert error(lambda: read_table(tmp_path)).startswith(f"{tmp_path} is a folder; name a table file in it (.csv")
     assert error(lambda: read_table(write("e.csv", ""))).endswith("e.csv is empty: no header, no rows")
     assert error(lambda: read_table(write("h.csv", "text,label\n"))).endswith("h.csv has no rows (only a header)")
     assert error(lambda: read_table(write("h.jsonl", "\n"))).endswith("h.jsonl has no rows")

@@ -60,6 +60,8 @@ class TableFile:
         """The table at ``path``, its format from its suffix; a DataError for an unknown suffix,
         an unknown encoding or (``must_exist``) a missing file."""
         path = Path(path).expanduser()
+        if path.is_dir():
+            raise DataError(f"{path} is a folder; name a table file in it ({', '.join(SUFFIXES)})")
         name = path.name.lower()
         gzipped = name.endswith(".gz")
         suffix = Path(name.removesuffix(".gz")).suffix
@@ -292,7 +294,8 @@ class TableFile:
             if fields != expected:
                 cause = (f"a cell holding the delimiter {self.delimiter!r} must be quoted" if fields > expected
                          else "every row needs a cell, maybe empty, for each column")
-                return f"{self.path}, line {line}: {fields} fields where the header has {expected} (a ragged row; {cause})"
+                return (f"{self.path}, line {line}: {fields} fields where the header has {expected} "
+                        f"(a ragged row; {cause})")
         first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
         return f"{self.path}: not a readable {self.format.upper()} file ({first})"
 
@@ -336,9 +339,13 @@ def missing_column(where: str, column: str, have: list[str]) -> str:
     """The message for a column ``where`` lacks: the columns it has, and the nearest."""
     import difflib
 
+    shown = ", ".join(repr(c) for c in have) if have else "none"
+    glued = [d for d in (";", "\t", "|", ",") if len(have) == 1 and d in have[0]]
+    if glued:  # one column whose name holds a delimiter: the file uses another one
+        return (f"{where} has no column '{column}'; its one column is {shown}: set "
+                f"data.dataset.delimiter: {glued[0]!r} if that is what separates its cells")
     near = difflib.get_close_matches(column, have, n=1)
     hint = f" (did you mean '{near[0]}'?)" if near else ""
-    shown = ", ".join(repr(c) for c in have) if have else "none"
     return f"{where} has no column '{column}'{hint}; its columns: {shown}"
 
 
@@ -397,7 +404,9 @@ class TableWriter:
             self._parquet_module()  # refuse before anything is written
         self._handle = self._stack.enter_context(atomic_file(self.file.path, "wb"))
         if self.file.format != "parquet":
-            raw = gzip.GzipFile(fileobj=self._handle, mode="wb", mtime=0) if self.file.gzipped else self._handle
+            raw = self._handle
+            if self.file.gzipped:  # level 6 as the gzip tool; 9 takes three times as long
+                raw = gzip.GzipFile(fileobj=self._handle, mode="wb", compresslevel=6, mtime=0)
             self._text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
         return self
 

@@ -51,7 +51,8 @@ class EncodedSplit:
         labels = np.asarray(self.labels)
         self.labels = np.ascontiguousarray(labels, dtype=np.int8 if labels.ndim == 2 else np.int64)
         n = len(self.offsets) - 1
-        if n < 0 or self.labels.ndim > 2 or len(self.labels) != n or self.offsets[0] != 0 or self.offsets[-1] != len(self.ids):
+        if (n < 0 or self.labels.ndim > 2 or len(self.labels) != n or self.offsets[0] != 0
+                or self.offsets[-1] != len(self.ids)):
             raise ValueError(
                 f"inconsistent EncodedSplit: {len(self.ids)} ids, {len(self.offsets)} offsets, "
                 f"{len(self.labels)} labels"

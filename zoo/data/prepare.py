@@ -396,12 +396,17 @@ def _progress(console: Any) -> Iterator[_Progress]:
         yield _Progress(progress)
 
 
+#: Up to this many labels ``zoo data`` shows one column per label; beyond, one row per label.
+WIDE_LABELS = 10
+
+
 def summary_table(prepared: PreparedData) -> Any:
     """A rich table of what ``zoo data`` found: texts per split and label, token lengths.
 
     For multi-label data a label's column counts the texts carrying it; ``total`` is always the
-    number of texts.
+    number of texts. With many labels, they get a table of their own, one row each.
     """
+    from rich.console import Group
     from rich.table import Table
 
     info = prepared.info
@@ -412,21 +417,29 @@ def summary_table(prepared: PreparedData) -> Any:
         f"(<pad>, <unk> included) from the training split; {info['timings']['total_s']:.2f} s"
         + ("\nmulti-label: a label's column counts the texts that carry it" if prepared.multilabel else ""),
     )
+    wide = len(prepared.labels) <= WIDE_LABELS
     table.add_column("split")
-    for label in prepared.labels:
+    for label in prepared.labels if wide else ["labels present"]:
         table.add_column(label, justify="right")
-    table.add_column("total", justify="right")
-    table.add_column("tokens: mean", justify="right")
-    table.add_column("p95", justify="right")
-    table.add_column("max", justify="right")
+    for column in ("total", "tokens: mean", "p95", "max"):
+        table.add_column(column, justify="right")
     for split, counts in info["counts"].items():
         lengths = info["lengths"][split]
+        present = sum(1 for n in counts.values() if n)
         table.add_row(
             split,
-            *(f"{counts[label]:,}" for label in prepared.labels),
+            *([f"{counts[label]:,}" for label in prepared.labels] if wide else [f"{present:,} of {len(counts):,}"]),
             f"{len(prepared.splits[split]):,}",
             f"{lengths['mean']:.1f}",
             f"{lengths['p95']:.0f}",
             f"{lengths['max']:,}",
         )
-    return table
+    if wide:
+        return table
+    per_label = Table(title="texts per label")
+    per_label.add_column("label")
+    for split in info["counts"]:
+        per_label.add_column(split, justify="right")
+    for label in prepared.labels:
+        per_label.add_row(label, *(f"{counts[label]:,}" for counts in info["counts"].values()))
+    return Group(table, per_label)
