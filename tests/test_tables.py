@@ -51,7 +51,8 @@ def test_csv_cells_are_strings_as_written_and_columns_are_selected_in_order(tmp_
 
 def test_jsonl_keeps_integers_where_other_rows_lack_the_value(tmp_path):
     path = tmp_path / "t.jsonl"
-    path.write_text('{"text": "a", "stars": 3}\n\n{"text": "b"}\n{"text": "c", "stars": null}\n')
+    text = '{"text": "a", "stars": 3}\n\n{"text": "b"}\n{"text": "c", "stars": null}\n'
+    path.write_text(text, encoding="utf-8-sig")  # with a byte order mark, as some editors write
     frame = read_table(path)
     assert frame["stars"].tolist()[0] == 3 and isinstance(frame["stars"].tolist()[0], int)
     assert pd.isna(frame["stars"].tolist()[1]) and pd.isna(frame["stars"].tolist()[2])

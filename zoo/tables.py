@@ -194,6 +194,8 @@ class TableFile:
         start = 0
         with self._text() as handle:
             for number, line in enumerate(handle, 1):
+                if number == 1:
+                    line = line.removeprefix("\ufeff")  # a byte order mark, as some editors write
                 if not line.strip():
                     continue
                 records.append(self._json_record(line, number))

@@ -125,9 +125,9 @@ class TableDataset:
         if value.startswith(PLACEHOLDER):
             raise DataError(
                 f"data.dataset.{split} is {value}: this run was trained from an in-memory pandas "
-                "DataFrame, which a spec file cannot hold. Evaluate it on a file with "
-                f"`zoo evaluate RUN --input FILE`, or from Python pass the DataFrame again as "
-                f"data.dataset.{split}"
+                "DataFrame, which a spec file cannot hold, so its data cannot be read again from "
+                "here. Evaluate the run on a file with `zoo evaluate RUN --input FILE`, or from Python "
+                f"pass the DataFrame again as data.dataset.{split}"
             )
         config = self.config
         return Table(value, file=TableFile.at(value, delimiter=config.delimiter, encoding=config.encoding))
