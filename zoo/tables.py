@@ -65,8 +65,7 @@ class TableFile:
         name = path.name.lower()
         gzipped = name.endswith(".gz")
         suffix = Path(name.removesuffix(".gz")).suffix
-        fmt = TEXT_FORMATS.get(suffix) if not (gzipped and suffix == ".parquet") else None
-        fmt = "parquet" if suffix == ".parquet" and not gzipped else fmt
+        fmt = "parquet" if suffix == ".parquet" and not gzipped else TEXT_FORMATS.get(suffix)
         if fmt is None:
             raise DataError(
                 f"{path}: unknown table format '{''.join(path.suffixes[-2:]) or path.name}'; "
@@ -145,7 +144,7 @@ class TableFile:
         return [f"line {starts[row][0]}" + self._ragged_note(starts[row]) for row in rows]
 
     def _ragged_note(self, start: tuple[int, int, int]) -> str:
-        line, fields, expected = start
+        _, fields, expected = start
         if self.format not in DELIMITERS or fields >= expected:
             return ""
         return f" (a ragged row: {fields} field{'s' if fields != 1 else ''} where the header has {expected})"
@@ -289,7 +288,8 @@ class TableFile:
                         f"column {bad.start + 1}); if the file is in another encoding, name it in "
                         "data.dataset.encoding (e.g. cp1252 for Windows files, latin-1)"
                     )
-        return f"{self.path}: not valid {self.encoding} text ({exc.reason}); name its encoding in data.dataset.encoding"
+        return (f"{self.path}: not valid {self.encoding} text ({exc.reason}); "
+                "name its encoding in data.dataset.encoding")
 
     def _ragged_problem(self, exc: Exception) -> str:
         for _, line, fields, expected in self._records():
