@@ -1,22 +1,15 @@
-"""Training on DataFrames end to end: a binary rule today; multi-class and multi-label await the task.
-
-The two xfail tests are the lead's (issue 12: the task module, losses, metrics): they pin what
-the data side hands over and must pass once multi-class and multi-label training exist. They are
-strict, so the first run in which they pass says to remove the marks.
-"""
+"""Training on DataFrames end to end: binary, multi-class and multi-label rules, each learned."""
 
 from __future__ import annotations
 
 import random
 
 import pandas as pd
-import pytest
 
 import zoo
 
 CUES = ["alpha", "bravo", "charlie", "delta"]
 FILLER = "ta lo mir fen oku zar bim dwel kesh nuro pim sol".split()
-AWAITS_TASK = pytest.mark.xfail(strict=True, reason="needs the multi-class/multi-label task (lead, issue 12)")
 
 
 def first_word_frame(classes: int, per_class: int = 80) -> pd.DataFrame:
@@ -43,13 +36,12 @@ def test_a_binary_rule_in_a_dataframe_is_learned(tmp_path, data_cache):
     assert summary["test"]["accuracy"] >= 0.95 and summary["test"]["count"] == 16
 
 
-@AWAITS_TASK
 def test_a_multiclass_rule_in_a_dataframe_is_learned(tmp_path, data_cache):
     summary = train(tmp_path, {"train": first_word_frame(4)})
-    assert summary["test"]["accuracy"] >= 0.95
+    assert summary["test"]["accuracy"] >= 0.95 and summary["test"]["count"] == 32
+    assert zoo.load(tmp_path / "run").predict(["charlie ta lo mir"])[0]["label"] == "charlie"
 
 
-@AWAITS_TASK
 def test_a_multilabel_rule_in_a_dataframe_is_learned(tmp_path, data_cache):
     rng = random.Random(1)
     rows = []
@@ -59,3 +51,4 @@ def test_a_multilabel_rule_in_a_dataframe_is_learned(tmp_path, data_cache):
     summary = train(tmp_path, {"train": pd.DataFrame(rows, columns=["text", "tags"]), "label": "tags",
                                "label_separator": "|"})
     assert summary["test"]["subset_accuracy"] >= 0.95
+    assert sorted(zoo.load(tmp_path / "run").predict(["ta bravo lo delta mir"])[0]["label"]) == ["bravo", "delta"]
