@@ -120,7 +120,7 @@ def test_file_errors_name_the_file_the_line_and_what_is_valid(tmp_path):
     assert message.endswith("t.csv has no column 'label'; its columns: 'text', 'queue'")
     assert "did you mean 'text'?" in error(lambda: read_table(write("u.csv", "text,label\nx,y\n"), ["txt"]))
     assert error(lambda: read_table(write("semi.csv", "text;label\nx;y\n"), ["text"])).endswith(
-        "semi.csv has no column 'text'; its one column is 'text;label': set data.dataset.delimiter: ';' "
+        "semi.csv has no column 'text'; its one column is 'text;label': set data.dataset.delimiter=';' "
         "if that is what separates its cells"
     )
     assert read_table(tmp_path / "semi.csv", delimiter=";")["label"].tolist() == ["y"]
@@ -141,6 +141,7 @@ def test_file_errors_name_the_file_the_line_and_what_is_valid(tmp_path):
         "encoding, name it in data.dataset.encoding (e.g. cp1252 for Windows files, latin-1)"
     )
     assert read_table(latin, encoding="cp1252")["text"].tolist() == ["fine", "naïve café"]
+    assert "name it in --encoding (e.g. cp1252" in error(lambda: read_table(latin, setting="--{}"))
     latin_gz = write("w.jsonl.gz", gzip.compress('{"text": "ok"}\n{"text": "café"}\n'.encode("latin-1")))
     assert "w.jsonl.gz, line 2: not valid utf-8 text (byte 0xE9" in error(lambda: read_table(latin_gz))
     bad_json = write("b.jsonl", '{"text": "a"}\n{"text": "b",}\n')

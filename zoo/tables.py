@@ -46,17 +46,22 @@ SHOWN = 5
 @dataclass(frozen=True)
 class TableFile:
     """A table file: its ``path``, ``format`` (csv, tsv, jsonl, parquet), whether it is gzipped,
-    and how its text is read (``delimiter``: CSV/TSV only, ``encoding``: text formats only)."""
+    and how its text is read (``delimiter``: CSV/TSV only, ``encoding``: text formats only).
+
+    ``setting`` says in messages where a user sets those: ``"data.dataset.{}"`` (a spec), or
+    e.g. ``"--{}"`` for a command's options.
+    """
 
     path: Path
     format: str
     gzipped: bool = False
     delimiter: str | None = None
     encoding: str = "utf-8"
+    setting: str = "data.dataset.{}"
 
     @classmethod
     def at(cls, path: str | os.PathLike, *, delimiter: str | None = None, encoding: str = "utf-8",
-           must_exist: bool = True) -> TableFile:
+           must_exist: bool = True, setting: str = "data.dataset.{}") -> TableFile:
         """The table at ``path``, its format from its suffix; a DataError for an unknown suffix,
         an unknown encoding or (``must_exist``) a missing file."""
         path = Path(path).expanduser()
@@ -79,7 +84,7 @@ class TableFile:
             state = "is not a file" if path.exists() else "does not exist"
             relative = "" if path.is_absolute() else f" (relative to the current folder {Path.cwd()})"
             raise DataError(f"{path} {state}{relative}")
-        return cls(path, fmt, gzipped, delimiter or DELIMITERS.get(fmt), encoding)
+        return cls(path, fmt, gzipped, delimiter or DELIMITERS.get(fmt), encoding, setting)
 
     def fingerprint(self) -> str:
         """The file's resolved path, size and modification time: changes whenever it is edited,
@@ -132,7 +137,7 @@ class TableFile:
         """A DataError naming the first of ``columns`` not in ``have``, and the columns there are."""
         missing = [c for c in columns if c not in have]
         if missing:
-            raise DataError(missing_column(str(self.path), missing[0], have))
+            raise DataError(missing_column(str(self.path), missing[0], have, self.setting.format("delimiter")))
 
     def where(self, rows: list[int]) -> list[str]:
         """Each row number (from 0, as in the frames read) as a user finds it: ``line N`` in a
@@ -286,10 +291,10 @@ class TableFile:
                     return (
                         f"{self.path}, line {number}: not valid {self.encoding} text (byte 0x{byte} at "
                         f"column {bad.start + 1}); if the file is in another encoding, name it in "
-                        "data.dataset.encoding (e.g. cp1252 for Windows files, latin-1)"
+                        f"{self.setting.format('encoding')} (e.g. cp1252 for Windows files, latin-1)"
                     )
         return (f"{self.path}: not valid {self.encoding} text ({exc.reason}); "
-                "name its encoding in data.dataset.encoding")
+                f"name its encoding in {self.setting.format('encoding')}")
 
     def _ragged_problem(self, exc: Exception) -> str:
         for _, line, fields, expected in self._records():
@@ -337,15 +342,16 @@ def _frame(pd: Any, records: list[dict[str, Any]], start: int) -> Any:
     return pd.DataFrame(records, dtype=object, index=range(start, start + len(records)))
 
 
-def missing_column(where: str, column: str, have: list[str]) -> str:
-    """The message for a column ``where`` lacks: the columns it has, and the nearest."""
+def missing_column(where: str, column: str, have: list[str], delimiter: str = "data.dataset.delimiter") -> str:
+    """The message for a column ``where`` lacks: the columns it has, and the nearest (or, for a
+    single column named like ``a;b``, the ``delimiter`` setting to change)."""
     import difflib
 
     shown = ", ".join(repr(c) for c in have) if have else "none"
     glued = [d for d in (";", "\t", "|", ",") if len(have) == 1 and d in have[0]]
     if glued:  # one column whose name holds a delimiter: the file uses another one
         return (f"{where} has no column '{column}'; its one column is {shown}: set "
-                f"data.dataset.delimiter: {glued[0]!r} if that is what separates its cells")
+                f"{delimiter}={glued[0]!r} if that is what separates its cells")
     near = difflib.get_close_matches(column, have, n=1)
     hint = f" (did you mean '{near[0]}'?)" if near else ""
     return f"{where} has no column '{column}'{hint}; its columns: {shown}"
@@ -362,17 +368,18 @@ def rows_phrase(places: list[str], total: int) -> str:
 
 
 def read_table(path: str | os.PathLike, columns: list[str] | None = None, *, delimiter: str | None = None,
-               encoding: str = "utf-8") -> Any:
+               encoding: str = "utf-8", setting: str = "data.dataset.{}") -> Any:
     """The table at ``path`` as a DataFrame (format by suffix; see :class:`TableFile`)."""
-    return TableFile.at(path, delimiter=delimiter, encoding=encoding).read(columns)
+    return TableFile.at(path, delimiter=delimiter, encoding=encoding, setting=setting).read(columns)
 
 
 def iter_table(path: str | os.PathLike, rows: int, columns: list[str] | None = None, *,
-               delimiter: str | None = None, encoding: str = "utf-8") -> Iterator[Any]:
+               delimiter: str | None = None, encoding: str = "utf-8",
+               setting: str = "data.dataset.{}") -> Iterator[Any]:
     """The table at ``path`` in DataFrames of at most ``rows`` rows, read one at a time."""
     if rows < 1:
         raise ValueError("rows must be positive")
-    return TableFile.at(path, delimiter=delimiter, encoding=encoding).chunks(rows, columns)
+    return TableFile.at(path, delimiter=delimiter, encoding=encoding, setting=setting).chunks(rows, columns)
 
 
 # ---------------------------------------------------------------------------------------------
