@@ -98,6 +98,14 @@ def test_the_installed_command_prepares_a_csv_and_prints_the_table(tickets):
     table = result.stdout.decode()
     assert "table: train train.csv, valid valid.csv, test test.csv" in table
     assert "billing" in table and "tech" in table and "cache (built)" in table
+    write(tickets, {"valid.csv": VALID + "9,Sale,Buy now, pay later,billing\n"})
+    result = run_zoo("data", "--spec", str(spec_file(tickets)), cwd=tickets,
+                     env={"ZOO_CACHE_DIR": str(tickets / "cache")})
+    assert result.returncode == 2 and result.stdout == b""
+    assert result.stderr.decode().splitlines() == [
+        "error: valid.csv, line 4: 5 fields where the header has 4 (a ragged row; a cell holding the "
+        "delimiter ',' must be quoted)"
+    ]
 
 
 def test_text_from_several_columns_is_joined_with_one_space(tickets, data_registry):
