@@ -18,7 +18,8 @@ def cmd_data(args: argparse.Namespace) -> None:
     from zoo.plugins import get_registry
     from zoo.spec import load_spec
 
-    overrides = [f"data.dataset.type={args.dataset}", *args.overrides]
+    # a dataset named on the command line replaces the spec's; else the spec's own is used
+    overrides = [*([f"data.dataset.type={args.dataset}"] if args.dataset else []), *args.overrides]
     spec = load_spec(args.spec, overrides, values={"data.source": args.source} if args.source else None)
     prepared = prepare_data(spec, get_registry(), console=err())
     if args.json:
@@ -156,7 +157,7 @@ def _preview(text: str | None, width: int = 60) -> str:
 def add_verbs(verb, add_spec_arguments) -> None:
     """Add the data and model verbs to the CLI's parser."""
     sub = verb("data", cmd_data, "prepare a dataset and print what it holds")
-    sub.add_argument("dataset", nargs="?", default="imdb", help="dataset name (default: imdb)")
+    sub.add_argument("dataset", nargs="?", help="dataset name (default: the spec's, imdb in the default recipe)")
     sub.add_argument("--spec", default=DEFAULT_RECIPE, help=f"spec whose data section to use (default: {DEFAULT_RECIPE})")
     sub.add_argument("--source", help="path or URL of the data (else the dataset's default)")
     sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
