@@ -51,4 +51,12 @@ def test_a_multilabel_rule_in_a_dataframe_is_learned(tmp_path, data_cache):
     summary = train(tmp_path, {"train": pd.DataFrame(rows, columns=["text", "tags"]), "label": "tags",
                                "label_separator": "|"})
     assert summary["test"]["subset_accuracy"] >= 0.95
-    assert sorted(zoo.load(tmp_path / "run").predict(["ta bravo lo delta mir"])[0]["label"]) == ["bravo", "delta"]
+    classifier = zoo.load(tmp_path / "run")
+    assert sorted(classifier.predict(["ta bravo lo delta mir"])[0]["label"]) == ["bravo", "delta"]
+    from zoo.score_files import predict_file
+
+    pd.DataFrame({"text": ["ta bravo lo delta mir", "alpha fen"]}).to_csv(tmp_path / "in.csv", index=False)
+    predict_file(classifier, tmp_path / "in.csv", tmp_path / "out.csv")
+    scored = pd.read_csv(tmp_path / "out.csv")
+    assert scored["label"].tolist() == ["bravo|delta", "alpha"]  # the run's label_separator
+    assert list(scored.columns[-4:]) == [f"p_{cue}" for cue in CUES]

@@ -22,6 +22,7 @@ import csv
 import gzip
 import io
 import json
+import numbers
 import os
 import zlib
 from collections.abc import Iterator
@@ -361,6 +362,53 @@ def rows_phrase(places: list[str], total: int) -> str:
     """``line 4, line 9 and 3 more``: the first places where something is, and how many else."""
     shown = ", ".join(places[:SHOWN])
     return shown + (f" and {total - SHOWN} more" if total > SHOWN else "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells
+
+
+def label_name(value: Any) -> str | None:
+    """A label cell as a label name: text stripped, numbers in their plain form (``3`` and
+    ``3.0`` give ``"3"``, ``2.5`` gives ``"2.5"``), ``true``/``false``; None when missing."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if number != number:  # NaN: pandas' missing value
+            return None
+        return str(int(number)) if number.is_integer() else repr(number)
+    return str(value).strip() or None
+
+
+def is_missing(value: Any) -> bool:
+    """None, NaN, pandas' NA or NaT (a list of labels is never missing as a whole)."""
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ndarray":
+        return False
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def cell_text(value: Any) -> str:
+    """A text cell as text: a missing cell is empty, a number its plain form (``3``, not ``3.0``)."""
+    if isinstance(value, str):
+        return value
+    return "" if is_missing(value) else label_name(value) or ""
+
+
+def joined_texts(frame: Any, columns: list[str]) -> list[str]:
+    """Each row's text cells in ``columns`` joined with one space (empty cells left out)."""
+    cells = [frame[c].tolist() for c in columns]
+    if len(cells) == 1:
+        return [cell_text(value) for value in cells[0]]
+    return [" ".join(part for part in map(cell_text, row) if part.strip()) for row in zip(*cells, strict=True)]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ imported when the dataset is built, so listing components imports neither pandas
 from __future__ import annotations
 
 import codecs
-import numbers
 import os
 import sys
 from typing import Annotated, Any
@@ -15,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema, model_validator
 
 from zoo import hookimpl
+from zoo.tables import label_name
 
 SUFFIXES_TEXT = ".csv .tsv .jsonl/.ndjson (also gzipped: .csv.gz ...) or .parquet"
 
@@ -58,25 +58,6 @@ OptionalTableSource = Annotated[
     PlainSerializer(_dump_source, when_used="json"),
     WithJsonSchema({"anyOf": [_SCHEMA, {"type": "null"}]}),
 ]
-
-
-def label_name(value: Any) -> str | None:
-    """A label cell as a label name: text stripped, numbers in their plain form (``3`` and
-    ``3.0`` give ``"3"``, ``2.5`` gives ``"2.5"``), ``true``/``false``; None when missing."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return value.strip() or None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        if number != number:  # NaN: pandas' missing value
-            return None
-        return str(int(number)) if number.is_integer() else repr(number)
-    return str(value).strip() or None
 
 
 def _label_names(values: Any) -> Any:

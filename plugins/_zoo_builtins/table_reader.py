@@ -22,11 +22,11 @@ from typing import Any
 
 import numpy as np
 
-from _zoo_builtins.table import TableConfig, is_frame, label_name
+from _zoo_builtins.table import TableConfig, is_frame
 from zoo.data.interface import SPLITS, RawSplit
 from zoo.data.sampling import stratified_pick
 from zoo.errors import DataError
-from zoo.tables import SHOWN, TableFile, missing_column, rows_phrase
+from zoo.tables import SHOWN, TableFile, is_missing, joined_texts, label_name, missing_column, rows_phrase
 
 #: How a DataFrame is written in a saved spec (``spec.yaml``), which cannot hold the frame.
 PLACEHOLDER = "<DataFrame:"
@@ -184,13 +184,13 @@ class TableDataset:
         missing = [c for c in self.config.text_columns if c not in have]
         if missing:
             raise DataError(missing_column(name, missing[0], have))
-        return _joined([frame[c].tolist() for c in self.config.text_columns])
+        return joined_texts(frame, self.config.text_columns)
 
     def _rows(self, table: Table) -> Rows:
         config = self.config
         columns = config.text_columns
         frame = table.read([*columns, config.label])
-        texts = _joined([frame[c].tolist() for c in columns])
+        texts = joined_texts(frame, columns)
         positions = list(range(len(texts)))
         empty = [i for i, text in enumerate(texts) if not text.strip()]
         cells = frame[config.label].tolist()
@@ -220,7 +220,7 @@ class TableDataset:
 
     def _cell(self, table: Table, cell: Any, position: int) -> Any:
         """A label cell as a name, or (multi-label) a list of names; None when missing."""
-        if _missing(cell):
+        if is_missing(cell):
             return None
         if isinstance(cell, (list, tuple, np.ndarray)):
             names = [label_name(item) for item in cell]
@@ -353,28 +353,6 @@ def build(config: TableConfig) -> TableDataset:
 
 def _warn(message: str) -> None:
     print(f"zoo: warning: {message}", file=sys.stderr)
-
-
-def _joined(columns: list[list[Any]]) -> list[str]:
-    """Each row's text cells joined with one space; a missing cell counts as empty."""
-    if len(columns) == 1:
-        return [_text(value) for value in columns[0]]
-    return [" ".join(part for part in map(_text, row) if part.strip()) for row in zip(*columns, strict=True)]
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return "" if _missing(value) else label_name(value) or ""
-
-
-def _missing(value: Any) -> bool:
-    """None, NaN, pandas' NA or NaT (a list of labels is never missing as a whole)."""
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return False
-    import pandas as pd
-
-    return bool(pd.isna(value))
 
 
 def _sorted_labels(names: set[str]) -> list[str]:
