@@ -8,6 +8,7 @@ as ``importlib.metadata.entry_points(group="zoo")`` is concerned, exactly as pip
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -72,3 +73,61 @@ def build_bag(config, input_size):
 def register_components(registry):
     registry.register("encoder", "bag", config=BagConfig, factory=build_bag)
 '''
+
+
+LINES_PLUGIN = '''
+"""A test dataset: SOURCE/{train,valid,test}.txt, one review per line as 'neg<TAB>text' or 'pos<TAB>text'."""
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+from zoo import hookimpl
+from zoo.data.interface import SPLITS, RawSplit
+from zoo.errors import DataError
+
+
+class LinesConfig(BaseModel):
+    """Labelled lines, one file per split."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Lines:
+    labels = ["neg", "pos"]
+
+    def __init__(self, config):
+        self.config = config
+
+    def fingerprint(self, source):
+        stats = [(Path(source) / f"{split}.txt").stat() for split in SPLITS]
+        return ";".join(f"{s.st_size}:{s.st_mtime_ns}" for s in stats)
+
+    def load(self, source, cache_dir, *, seed=1):
+        splits = {}
+        for split in SPLITS:
+            texts, labels = [], []
+            for line in (Path(source) / f"{split}.txt").read_text(encoding="utf-8").splitlines():
+                label, _, text = line.partition("\\t")
+                if label not in self.labels:
+                    raise DataError(f"{split}.txt: unknown label {label!r}")
+                texts.append(text)
+                labels.append(self.labels.index(label))
+            splits[split] = RawSplit(texts, labels)
+        return splits
+
+
+@hookimpl
+def register_components(registry):
+    registry.register("dataset", "lines", config=LinesConfig, factory=Lines)
+'''
+
+
+def write_lines_data(folder: Path, per_label: int = 12) -> Path:
+    """Made-up data for :data:`LINES_PLUGIN`: ``per_label`` lines per label in each split file."""
+    from zoo.testing import made_up_review
+
+    rng = random.Random(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "valid", "test"):
+        lines = [f"{label}\t{made_up_review(rng, label == 'pos')}" for label in ("neg", "pos") for _ in range(per_label)]
+        (folder / f"{split}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
