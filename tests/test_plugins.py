@@ -131,3 +131,23 @@ def test_a_module_loads_as_a_plugin_without_installing(tmp_path, how):
     else:
         result = run_zoo("-p", "devplug", "list", "--json", env=env)
     assert components(result)[("encoder", "bag")]["plugin"] == "devplug"
+
+
+def test_an_isolated_plugin_keeps_none_of_its_lifecycle_hooks(tmp_path, monkeypatch):
+    source = CNN_PLUGIN.replace(
+        'registry.register("encoder", "bag", config=BagConfig, factory=build_bag)',
+        'registry.register("encoder", "bag", config=BagConfig, factory=build_bag)\n    raise ValueError("half-way")',
+    ) + "".join(
+        f"\n\n@hookimpl\ndef {hook}():\n    raise RuntimeError('the isolated plugin ran {hook}')\n"
+        for hook in ("on_run_start", "on_epoch_end", "on_checkpoint_saved", "on_run_end")
+    )
+    (tmp_path / "half_hooks.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from zoo.plugins import load_plugins
+    from zoo.testing import smoke_train
+
+    plugins = load_plugins(("half_hooks",))
+    [failure] = [p for p in plugins.failures() if p.info.name == "half_hooks"]
+    assert "register_components failed: ValueError: half-way" in failure.error
+    tiny = {"model": {"embedding": {"dim": 4}, "encoder": {"type": "gru", "hidden_size": 4}, "head": "linear"}}
+    assert smoke_train(tiny, tmp_path / "smoke", per_label=8, plugins=plugins)["epochs_run"] == 1

@@ -156,6 +156,7 @@ def _register_components(manager: pluggy.PluginManager, registry: Registry, plug
             f"register_components failed: {_describe(exc)}"
         )
         _restore(registry, before)
+        manager.unregister(plugin.module)  # isolated as a whole: its lifecycle hooks go too
         return
     finally:
         registry._current = PluginInfo("<direct>")
