@@ -131,6 +131,8 @@ def test_a_module_loads_as_a_plugin_without_installing(tmp_path, how):
     else:
         result = run_zoo("-p", "devplug", "list", "--json", env=env)
     assert components(result)[("encoder", "bag")]["plugin"] == "devplug"
+    shown = run_zoo("-p", "devplug", "show", "bag", env={**env, "COLUMNS": "200"}).stdout.decode()
+    assert "encoder 'bag' from plugin devplug (not installed)" in shown
 
 
 def test_an_isolated_plugin_keeps_none_of_its_lifecycle_hooks(tmp_path, monkeypatch):

@@ -32,7 +32,7 @@ class PluginInfo:
     builtin: bool = False
 
     def __str__(self) -> str:
-        dist = self.distribution or "(not installed)"
+        dist = self.distribution or "not installed"
         return f"{dist} {self.version}" if self.version else dist
 
 

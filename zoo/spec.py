@@ -592,8 +592,9 @@ def _field_hint(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
         return ""
     fields = [name for name in node.model_fields if name != "type"]
     near = difflib.get_close_matches(str(loc[-1]), fields, n=1)
-    hint = f"; did you mean '{near[0]}'?" if near else ""
-    return f"{hint} Valid fields: {', '.join(fields)}"
+    if near:
+        return f"; did you mean '{near[0]}'? Valid fields: {', '.join(fields)}"
+    return f"; valid fields: {', '.join(fields)}"
 
 
 def _models_in(annotation: Any) -> Any:
