@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +157,18 @@ def test_an_isolated_plugin_keeps_none_of_its_lifecycle_hooks(tmp_path, monkeypa
     assert "register_components failed: ValueError: half-way" in failure.error
     tiny = {"model": {"embedding": {"dim": 4}, "encoder": {"type": "gru", "hidden_size": 4}, "head": "linear"}}
     assert smoke_train(tiny, tmp_path / "smoke", per_label=8, plugins=plugins)["epochs_run"] == 1
+
+
+@pytest.mark.parametrize("how", ["env", "flag"])
+def test_the_console_script_finds_a_plugin_module_in_the_current_folder(tmp_path, how):
+    """``zoo -p MODULE`` from MODULE's folder, as ``python -m`` would find it (no PYTHONPATH)."""
+    script = Path(sys.executable).with_name("zoo")
+    if not script.exists():
+        pytest.skip(f"the zoo console script is not installed next to {sys.executable}")
+    (tmp_path / "devplug_here.py").write_text(CNN_PLUGIN)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_") and k != "PYTHONPATH"}
+    args = ["list", "--json"] if how == "env" else ["-p", "devplug_here", "list", "--json"]
+    if how == "env":
+        env["ZOO_PLUGINS"] = "devplug_here"
+    result = subprocess.run([str(script), *args], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    assert components(result)[("encoder", "bag")]["plugin"] == "devplug_here"

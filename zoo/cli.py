@@ -257,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zoo {__version__}")
     parser.add_argument(
         "-p", "--plugin", dest="plugins", action="append", default=[], metavar="MODULE",
-        help="load MODULE as a plugin without installing it (repeatable; also ZOO_PLUGINS=a,b)",
+        help="load MODULE as a plugin without installing it, from the current folder or the path "
+        "(repeatable; also ZOO_PLUGINS=a,b)",
     )
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND")
 

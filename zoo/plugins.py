@@ -102,7 +102,10 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
     # zoo's built-ins first, whatever the order of sys.path: they own their names, a third-party
     # ``override=True`` then really replaces one, and listings start with the built-ins.
     candidates.sort(key=lambda candidate: not candidate[0].builtin)
-    for module_name in (*_names_from_env("ZOO_PLUGINS"), *modules):
+    named = (*_names_from_env("ZOO_PLUGINS"), *modules)
+    if named:
+        _add_working_directory()
+    for module_name in named:
         candidates.append(
             (PluginInfo(module_name, None, None), lambda m=module_name: importlib.import_module(m))
         )
@@ -137,6 +140,18 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
             + "\n  ".join(f"{name}: {error}" for name, error in registry.failed.items())
         )
     return Plugins(manager, registry, loaded)
+
+
+def _add_working_directory() -> None:
+    """Put the current folder first on ``sys.path``, as ``python -m`` does.
+
+    A module named with ``zoo -p`` or ``ZOO_PLUGINS`` is often one being written in the current
+    folder, and the ``zoo`` console script (unlike ``python -m zoo``) does not look there. It
+    stays on the path: the module's factories (``"my_module_layers:build"``) are imported later.
+    """
+    cwd = os.getcwd()
+    if not any(os.path.abspath(entry or os.curdir) == cwd for entry in sys.path):
+        sys.path.insert(0, cwd)
 
 
 def _register_components(manager: pluggy.PluginManager, registry: Registry, plugin: LoadedPlugin) -> None:
