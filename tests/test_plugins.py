@@ -172,3 +172,48 @@ def test_the_console_script_finds_a_plugin_module_in_the_current_folder(tmp_path
         env["ZOO_PLUGINS"] = "devplug_here"
     result = subprocess.run([str(script), *args], cwd=tmp_path, env=env, capture_output=True, timeout=120)
     assert components(result)[("encoder", "bag")]["plugin"] == "devplug_here"
+
+
+NOISY_PLUGIN = '''
+import os
+import subprocess
+import sys
+
+from zoo import hookimpl
+
+print("noisy: imported")
+
+
+@hookimpl
+def register_components(registry):
+    print("noisy: registering")
+
+
+@hookimpl
+def on_epoch_end(epoch):
+    print(f"noisy: epoch {epoch}")
+    os.write(1, b"noisy: straight to file descriptor 1\\\\n")
+    subprocess.run([sys.executable, "-c", "print('noisy: from a child process')"], check=True)
+'''
+
+
+def test_printing_plugins_cannot_corrupt_json_output(tmp_path):
+    from zoo.testing import write_imdb_folder
+
+    site = make_distribution(tmp_path / "site", "zoo-noisy", "1.0", {"zoo_noisy": NOISY_PLUGIN}, {"noisy": "zoo_noisy"})
+    listed = run_zoo("list", "--json", site=site)
+    assert ("encoder", "lstm") in components(listed)  # parses: the prints went elsewhere
+    assert b"noisy: imported" in listed.stderr and b"noisy: registering" in listed.stderr
+    assert json.loads(run_zoo("schema", site=site).stdout)["title"] == "Spec"
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text("data: {dataset: {type: imdb, valid_size: 6}}\n"
+                    "model: {embedding: {dim: 4}, encoder: {type: gru, hidden_size: 4}, head: linear}\n"
+                    "train: {epochs: 2, batch_size: 8}\n")
+    env = {"ZOO_IMDB_SOURCE": str(write_imdb_folder(tmp_path / "data", per_label=8)),
+           "ZOO_CACHE_DIR": str(tmp_path / "cache")}
+    trained = run_zoo("train", str(spec), "--out", str(tmp_path / "run"), "--json", site=site, env=env)
+    assert trained.returncode == 0, trained.stderr.decode()
+    assert json.loads(trained.stdout)["epochs_run"] == 2
+    for line in (b"noisy: epoch 2", b"noisy: straight to file descriptor 1", b"noisy: from a child process"):
+        assert line in trained.stderr

@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("name", help="component name, or KIND/NAME when several kinds share it")
     sub.add_argument("--json", action="store_true", help="print JSON")
 
-    verb("schema", cmd_schema, "print the JSON Schema of the spec")
+    verb("schema", cmd_schema, "print the JSON Schema of the spec").set_defaults(json=True)
 
     sub = verb("validate", cmd_validate, "check a spec file and report every problem")
     _add_spec_arguments(sub)
@@ -310,7 +310,12 @@ def main(argv: list[str] | None = None) -> int:
             from zoo.plugins import add_plugin_modules
 
             add_plugin_modules(args.plugins)
-        return args.func(args) or 0
+        if not getattr(args, "json", False):
+            return args.func(args) or 0
+        from zoo.console import json_only_stdout
+
+        with json_only_stdout():  # whatever plugins print, stdout holds the JSON alone
+            return args.func(args) or 0
     except ZooError as exc:
         from rich.markup import escape
 
