@@ -16,6 +16,7 @@ from typing import Any
 
 from zoo import __version__
 from zoo.errors import ZooError
+from zoo.hookspecs import KINDS
 
 Command = Callable[[argparse.Namespace], int | None]
 
@@ -268,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     sub = verb("list", cmd_list, "list registered components")
-    sub.add_argument("--kind", choices=["tokenizer", "dataset", "encoder", "head"])
+    sub.add_argument("--kind", choices=KINDS)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
     sub = verb("show", cmd_show, "show one component's config fields")

@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 import traceback
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
@@ -220,11 +221,21 @@ def notify(plugins: Plugins, hook_name: str, **kwargs: Any) -> None:
     """
     names = {id(p.module): p.info.name for p in plugins.loaded if p.module is not None}
     for impl in reversed(getattr(plugins.hook, hook_name).get_hookimpls()):
-        accepted = {k: v for k, v in kwargs.items() if k in impl.argnames}
-        try:
-            impl.function(**accepted)
-        except Exception as exc:  # noqa: BLE001 - attribute the failure to its plugin
-            name = names.get(id(impl.plugin), impl.plugin_name)
-            # a ZooError is a message meant for the user (e.g. "pip install ..."): keep it plain
-            detail = str(exc) if isinstance(exc, ZooError) else _describe(exc)
-            raise PluginError(f"plugin {name} failed in {hook_name}: {detail}") from exc
+        call_attributed(names.get(id(impl.plugin), impl.plugin_name), hook_name, impl.function,
+                        kwargs, impl.argnames)
+
+
+def call_attributed(plugin: str, hook_name: str, function: Callable[..., Any], kwargs: dict[str, Any],
+                    argnames: Collection[str] | None = None) -> Any:
+    """``function`` called with those ``kwargs`` it accepts (all if ``argnames`` is ``None``).
+
+    Any failure becomes one :class:`PluginError`, ``plugin NAME failed in HOOK: ...``, so that
+    the user learns which plugin broke, not a traceback from inside it.
+    """
+    accepted = kwargs if argnames is None else {k: v for k, v in kwargs.items() if k in argnames}
+    try:
+        return function(**accepted)
+    except Exception as exc:  # noqa: BLE001 - attribute the failure to its plugin
+        # a ZooError is a message meant for the user (e.g. "pip install ..."): keep it plain
+        detail = str(exc) if isinstance(exc, ZooError) else _describe(exc)
+        raise PluginError(f"plugin {plugin} failed in {hook_name}: {detail}") from exc
