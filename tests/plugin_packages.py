@@ -3,6 +3,12 @@
 ``make_distribution`` writes modules plus a ``NAME-VERSION.dist-info`` folder (METADATA and
 entry_points.txt) into a folder; putting that folder on ``PYTHONPATH`` installs the plugin as far
 as ``importlib.metadata.entry_points(group="zoo")`` is concerned, exactly as pip would.
+
+The suite runs wherever zoo is installed, next to whatever zoo plugins are installed there
+(examples/zoo-extras in CI, a user's own). Those would clash with the tests' plugins, add files
+to run directories, print into JSON: so every zoo a test starts (``plugin_env``), and the test
+process itself (``conftest.py``), disables them, except those a test asks for by putting their
+folder on the path or naming them in ``ZOO_PLUGINS``.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import random
 import subprocess
 import sys
 import textwrap
+from importlib.metadata import distributions
 from pathlib import Path
 
 
@@ -30,16 +37,46 @@ def make_distribution(
     return site
 
 
+def installed_plugins(paths: list[str] | None = None) -> set[str]:
+    """Names of the zoo plugins installed on ``paths`` (default: ``sys.path``), zoo's own excepted."""
+    from zoo.plugins import CORE_DISTRIBUTION, GROUP
+
+    return {
+        entry.name
+        for dist in distributions(**({"path": paths} if paths is not None else {}))
+        if dist.metadata["Name"] != CORE_DISTRIBUTION
+        for entry in dist.entry_points.select(group=GROUP)
+    }
+
+
+#: The plugins installed where the suite runs, found before any test adds its own.
+FOREIGN_PLUGINS: frozenset[str] = frozenset(installed_plugins())
+
+
+def plugin_env(site: Path | None = None, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a zoo process started by a test: this process's, without its ``ZOO_*``
+    settings, plus ``env``, with ``site`` first on ``PYTHONPATH`` and the installed plugins
+    disabled, except those the test asks for (in ``site``, on ``env``'s PYTHONPATH, in its
+    ZOO_PLUGINS)."""
+    env = env or {}
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
+    full_env.update(env)
+    if site is not None:
+        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), full_env.get("PYTHONPATH")]))
+    asked = [str(site)] if site is not None else []
+    asked += [path for path in env.get("PYTHONPATH", "").split(os.pathsep) if path]
+    wanted = installed_plugins(asked) | set(env.get("ZOO_PLUGINS", "").split(","))
+    disabled = (FOREIGN_PLUGINS - wanted) | set(filter(None, env.get("ZOO_DISABLE_PLUGINS", "").split(",")))
+    full_env["ZOO_DISABLE_PLUGINS"] = ",".join(sorted(disabled))
+    return full_env
+
+
 def run_zoo(*args: str, site: Path | None = None, env: dict[str, str] | None = None,
             stdin: str | bytes | None = None, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run the ``zoo`` CLI as a user does, in a fresh interpreter, optionally with ``site`` added."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
-    full_env.update(env or {})
-    if site is not None:
-        full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), full_env.get("PYTHONPATH")]))
     data = stdin.encode() if isinstance(stdin, str) else stdin
     return subprocess.run(
-        [sys.executable, "-m", "zoo", *args], input=data, capture_output=True, env=full_env,
+        [sys.executable, "-m", "zoo", *args], input=data, capture_output=True, env=plugin_env(site, env),
         cwd=cwd, timeout=timeout,
     )
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from plugin_packages import CNN_PLUGIN, make_distribution, run_zoo
+from plugin_packages import CNN_PLUGIN, make_distribution, plugin_env, run_zoo
 
 
 def components(result) -> dict[tuple[str, str], dict]:
@@ -166,10 +165,9 @@ def test_the_console_script_finds_a_plugin_module_in_the_current_folder(tmp_path
     if not script.exists():
         pytest.skip(f"the zoo console script is not installed next to {sys.executable}")
     (tmp_path / "devplug_here.py").write_text(CNN_PLUGIN)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_") and k != "PYTHONPATH"}
+    env = plugin_env(env={"ZOO_PLUGINS": "devplug_here"} if how == "env" else {})
+    env.pop("PYTHONPATH", None)
     args = ["list", "--json"] if how == "env" else ["-p", "devplug_here", "list", "--json"]
-    if how == "env":
-        env["ZOO_PLUGINS"] = "devplug_here"
     result = subprocess.run([str(script), *args], cwd=tmp_path, env=env, capture_output=True, timeout=120)
     assert components(result)[("encoder", "bag")]["plugin"] == "devplug_here"
 

@@ -49,8 +49,10 @@ def test_smoke_train_trains_the_dataset_the_spec_names(dev_plugins, tmp_path):
     source = write_lines_data(tmp_path / "lines", per_label=10)
     spec = {"data": {"dataset": "lines", "source": str(source)}, "model": {"embedding": {"dim": 4}, "encoder": "bag"}}
     summary = smoke_train(spec, tmp_path / "smoke", plugins=dev_plugins)
-    run = json.loads((tmp_path / "smoke" / "run" / "run.json").read_text())
-    assert run["components"]["dataset/lines"]["plugin"] == "dev_lines"
+    run = tmp_path / "smoke" / "run"
+    assert sorted(path.name for path in run.iterdir()) == [
+        "checkpoints", "curves.png", "metrics.jsonl", "run.json", "spec.yaml", "summary.json", "vocab.json"]
+    assert json.loads((run / "run.json").read_text())["components"]["dataset/lines"]["plugin"] == "dev_lines"
     assert summary["test"]["count"] == 20  # the 20 lines of test.txt
     assert not (tmp_path / "smoke" / "data").exists()  # no made-up IMDB data was written
 
