@@ -18,6 +18,7 @@ import random
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterable
 from importlib.metadata import distributions
 from pathlib import Path
 
@@ -53,11 +54,12 @@ def installed_plugins(paths: list[str] | None = None) -> set[str]:
 FOREIGN_PLUGINS: frozenset[str] = frozenset(installed_plugins())
 
 
-def plugin_env(site: Path | None = None, env: dict[str, str] | None = None) -> dict[str, str]:
+def plugin_env(site: Path | None = None, env: dict[str, str] | None = None,
+               asking_for: Iterable[str] = ()) -> dict[str, str]:
     """The environment of a zoo process started by a test: this process's, without its ``ZOO_*``
     settings, plus ``env``, with ``site`` first on ``PYTHONPATH`` and the installed plugins
     disabled, except those the test asks for (in ``site``, on ``env``'s PYTHONPATH, in its
-    ZOO_PLUGINS)."""
+    ZOO_PLUGINS, or named in ``asking_for``: plugins the process itself will install)."""
     env = env or {}
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
     full_env.update(env)
@@ -65,7 +67,7 @@ def plugin_env(site: Path | None = None, env: dict[str, str] | None = None) -> d
         full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(site), full_env.get("PYTHONPATH")]))
     asked = [str(site)] if site is not None else []
     asked += [path for path in env.get("PYTHONPATH", "").split(os.pathsep) if path]
-    wanted = installed_plugins(asked) | set(env.get("ZOO_PLUGINS", "").split(","))
+    wanted = installed_plugins(asked) | set(env.get("ZOO_PLUGINS", "").split(",")) | set(asking_for)
     disabled = (FOREIGN_PLUGINS - wanted) | set(filter(None, env.get("ZOO_DISABLE_PLUGINS", "").split(",")))
     full_env["ZOO_DISABLE_PLUGINS"] = ",".join(sorted(disabled))
     return full_env
