@@ -55,11 +55,15 @@ def cmd_list(args: argparse.Namespace) -> None:
     if args.json:
         print_json(rows)
         return
+    from rich.markup import escape
+
     out().print(
         table(
             "Registered components",
             ["kind", "name", "plugin", "from", "description"],
-            [[r["kind"], r["name"], r["plugin"], str(c.plugin), r["description"]] for r, c in zip(rows, components)],
+            # a plugin's text is shown as written, "[brackets]" included, never read as markup
+            [[r["kind"], r["name"], r["plugin"], str(c.plugin), escape(r["description"])]
+             for r, c in zip(rows, components)],
         )
     )
 
@@ -132,14 +136,17 @@ def cmd_show(args: argparse.Namespace) -> None:
         print_json({"kind": component.kind, "name": component.name, "plugin": component.plugin.name,
                     "description": component.description, "fields": rows})
         return
-    out().print(f"[bold]{component.kind} '{component.name}'[/] from plugin {component.plugin.name} "
-                f"({component.plugin})\n{component.description}")
+    from rich.markup import escape
+
+    out().print(f"[bold]{component.kind} '{component.name}'[/] from plugin {escape(component.plugin.name)} "
+                f"({escape(str(component.plugin))})\n{escape(component.description)}")
     out().print(
         table(
             None,
             ["field", "type", "default", "constraints", "description"],
-            [[r["field"], r["type"], "(required)" if r["required"] else json.dumps(r["default"]),
-              ", ".join(f"{k}={v}" for k, v in r["constraints"].items()), r["description"]] for r in rows],
+            [[r["field"], escape(r["type"]), "(required)" if r["required"] else escape(json.dumps(r["default"])),
+              escape(", ".join(f"{k}={v}" for k, v in r["constraints"].items())), escape(r["description"])]
+             for r in rows],
         )
     )
 

@@ -82,5 +82,5 @@ class TensorBoardLogger:
 def register_components(registry) -> None:
     registry.register(
         "logger", "tensorboard", config=TensorBoardConfig, factory=TensorBoardLogger,
-        description="TensorBoard event files under RUN/tensorboard/ (needs pip install 'zoo[tensorboard]').",
+        description=f"TensorBoard event files under RUN/tensorboard/ (needs {INSTALL_HINT}).",
     )
