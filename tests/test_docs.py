@@ -4,8 +4,8 @@ Each fenced block of the documents below is handled by the first rule that appli
 
 1. Preceded by ``<!-- not run: REASON -->``: not run, for the reason it gives (``torchrun`` on
    several machines, installing zoo itself...).
-2. ``text``: a listing. In a layout (first line ``NAME/``) the files marked ``# empty`` are
-   created empty.
+2. ``text`` or ``csv``: a listing or a sample of data. In a layout (first line ``NAME/``) the
+   files marked ``# empty`` are created empty.
 3. First line ``# PATH``: a file, written to PATH in the work folder, or appended to it when the
    line reads ``# PATH, continued``.
 4. ``yaml`` without a path: a spec that ``zoo validate`` accepts; one named like a shipped
@@ -23,12 +23,15 @@ holding every file the document wrote so far (rules 2-3), in document order, wit
 - ``ZOO_IMDB_SOURCE`` naming made-up IMDB-layout data (invented words, no real reviews) with
   the 5,000 validation reviews the shipped recipes hold out plus 100 to train on, and 50 test
   reviews; a private ``ZOO_CACHE_DIR``;
-- ``reviews.tsv``: 300 made-up ``label<TAB>text`` lines, the user's own file that
-  docs/plugins.md's dataset section reads; a copy of the repository's ``examples/`` folder.
+- the users' own files the documents read: ``reviews.tsv``, 300 made-up ``label<TAB>text``
+  lines (docs/plugins.md's dataset); ``tickets/{train,valid,test}.csv`` and ``new.csv``,
+  made-up support tickets (``id,body,queue``: billing, tech or sales) for the README's "Your own
+  data"; a copy of the repository's ``examples/`` folder.
 """
 
 from __future__ import annotations
 
+import csv
 import inspect
 import io
 import random
@@ -88,7 +91,7 @@ class Block:
     def kind(self) -> str:
         if self.skip:
             return "not run"
-        if self.language == "text":
+        if self.language in ("text", "csv"):
             return "listing"
         if self.path:
             return "file"
@@ -156,15 +159,36 @@ def _write_imdb_archive(path: Path, train_per_label: int, test_per_label: int) -
     return path
 
 
+#: Words that give a made-up ticket's queue away.
+QUEUES = {"billing": ["refund", "charged", "invoice"], "tech": ["crash", "error", "settings"],
+          "sales": ["quote", "seats", "pricing"]}
+
+
+def _write_tickets(folder: Path) -> None:
+    """``folder/tickets/{train,valid,test}.csv`` and ``folder/new.csv``: made-up support tickets."""
+    rng = random.Random(2)
+    (folder / "tickets").mkdir()
+    for name, count in (("tickets/train", 80), ("tickets/valid", 15), ("tickets/test", 15), ("new", 5)):
+        with (folder / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "body", "queue"])
+            for i, queue in enumerate(list(QUEUES) * count):
+                words = rng.choices(["the", "my", "app", "please", "we", "a", "for", "this"], k=6)
+                words.insert(rng.randrange(7), rng.choice(QUEUES[queue]))
+                writer.writerow([i, " ".join(words), queue])
+
+
 @pytest.fixture(scope="module")
 def made_up(tmp_path_factory) -> dict[str, Path]:
-    """The made-up data every section may use, and a cache shared by the sections."""
+    """The made-up data every section may use (its own files in ``files``), and a shared cache."""
     root = tmp_path_factory.mktemp("docs-data")
+    files = root / "files"
+    files.mkdir()
     rng = random.Random(1)
-    tsv = root / "reviews.tsv"
-    tsv.write_text("".join(f"{label}\t{made_up_review(rng, label == 'pos')}\n" for label in ["neg", "pos"] * 150),
-                   encoding="utf-8")
-    return {"imdb": _write_imdb_archive(root / "aclImdb_v1.tar.gz", 2550, 25), "tsv": tsv, "cache": root / "cache"}
+    (files / "reviews.tsv").write_text(
+        "".join(f"{label}\t{made_up_review(rng, label == 'pos')}\n" for label in ["neg", "pos"] * 150), encoding="utf-8")
+    _write_tickets(files)
+    return {"imdb": _write_imdb_archive(root / "aclImdb_v1.tar.gz", 2550, 25), "files": files, "cache": root / "cache"}
 
 
 def _write_files(blocks: list[Block], work: Path) -> None:
@@ -216,7 +240,7 @@ def test_the_section_runs_as_written(document, section, made_up, tmp_path):
     work.mkdir()
     shutil.copytree(ROOT / "examples", work / "examples",
                     ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".*"))
-    shutil.copy(made_up["tsv"], work / "reviews.tsv")
+    shutil.copytree(made_up["files"], work, dirs_exist_ok=True)
     _write_files(blocks[: last + 1], work)
     site = tmp_path / "site"
     site.mkdir()
