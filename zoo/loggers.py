@@ -20,6 +20,7 @@ from typing import Any
 from zoo.plugins import call_attributed
 from zoo.registry import Component, Registry
 
+
 @dataclass(frozen=True)
 class RunLogger:
     """One logger built for a run, with the component (and so the plugin) it came from."""

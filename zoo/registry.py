@@ -1,4 +1,4 @@
-"""The component registry: named tokenizers, datasets, encoders, heads and loggers, each with its config.
+"""The component registry: named tokenizers, datasets, encoders, heads and loggers, with configs.
 
 Plugins fill it through the ``register_components`` hook; the spec, the CLI and the model
 builder read it. A component is a factory plus a pydantic config model: the registry derives
