@@ -267,3 +267,24 @@ def test_the_bounds_on_a_source_are_dataset_options(tmp_path, data_cache, imdb_f
         assert len(imdb(max_files=45, max_total_bytes=10_000).load(str(source), data_cache)["test"]) == 20
     with pytest.raises(DataError, match="max_files"):
         imdb(max_files=30, extract=True).load(str(archive), data_cache)
+
+
+def test_a_source_that_is_a_fifo_or_a_device_is_refused_without_reading_it(tmp_path, data_cache):
+    import threading
+
+    fifo = tmp_path / "aclImdb_v1.tar.gz"
+    os.mkfifo(fifo)
+    for source in (str(fifo), "/dev/zero", fifo.as_uri()):
+        failures: list[Exception] = []
+
+        def load(source=source):
+            try:
+                imdb().load(source, data_cache)
+            except Exception as exc:  # noqa: BLE001 - the test inspects it
+                failures.append(exc)
+
+        worker = threading.Thread(target=load, daemon=True)  # a regression would block here, not the suite
+        worker.start()
+        worker.join(timeout=30)
+        assert not worker.is_alive(), f"reading {source} did not end"
+        assert isinstance(failures[0], DataError) and "is neither a file nor a folder" in str(failures[0])

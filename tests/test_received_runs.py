@@ -394,3 +394,15 @@ def test_a_spec_name_never_leads_out_of_runs_nor_breaks_the_output(tmp_path, tin
     assert folder.name.startswith("escaped-x-2J-")
     assert not (tmp_path / "escaped").exists() and not (tmp_path / "work" / "escaped").exists()
     assert "../../escaped/[/]x\\x1b[2J: result" in result.stdout.decode()
+
+
+def test_labels_print_as_themselves_in_zoo_data(tmp_path, zoo_cli):
+    rows = ["text,label"] + [f"word{i % 5} thing,{label}" for i in range(30)
+                             for label in ["[/]", "\x1b[31mred", "[bold]x"][i % 3:i % 3 + 1]]
+    (tmp_path / "train.csv").write_text("\n".join(rows) + "\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"data:\n  dataset: {{type: table, train: {tmp_path / 'train.csv'}, text: text, label: label}}\n")
+    result = zoo_cli("data", "--spec", spec, extra={"ZOO_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr.decode()
+    table = result.stdout.decode()
+    assert "\x1b" not in table and all(name in table for name in ("[/]", "\\x1b[31mred", "[bold]x"))

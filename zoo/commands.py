@@ -82,7 +82,8 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     else:
         registry = get_registry()
         spec, note = with_data_source(classifier.spec, args.source, registry)
-        err().print(f"data: {safe(note)}", highlight=False)
+        if note:
+            err().print(f"data: {safe(note)}", highlight=False)
         prepared = prepare_data(spec, registry, console=err())
         check_same_vocabulary(classifier.vocab, prepared.vocab, Path(args.run))
         split, where, source = prepared.splits[args.split], args.split, prepared.info["source"]

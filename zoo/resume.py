@@ -25,7 +25,7 @@ EXTENDABLE = ("train.epochs", "train.early_stopping", "train.threads", "loggers"
 
 def open_resumed(
     resume: str | Path, registry: Any, overrides: list[str] | None = None, source: str | None = None,
-) -> tuple[RunDir, BaseModel, bool, str]:
+) -> tuple[RunDir, BaseModel, bool, str | None]:
     """The run at ``resume``, its spec with ``overrides`` applied, whether they changed it, and
     which data it continues on (``source``, else as :func:`zoo.rundir.with_data_source` says)."""
     from zoo.spec import load_spec

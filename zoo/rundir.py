@@ -77,8 +77,9 @@ def safe_name(name: str) -> str:
     return cleaned or "run"
 
 
-def with_data_source(spec: BaseModel, source: str | None, registry: Registry) -> tuple[BaseModel, str]:
-    """The run's spec with the data to use on this machine, and a note saying which it is.
+def with_data_source(spec: BaseModel, source: str | None, registry: Registry) -> tuple[BaseModel, str | None]:
+    """The run's spec with the data to use on this machine, and a note saying which it is
+    (``None`` where neither the run nor the user names a source: the dataset's own default).
 
     A run's recorded ``data.source`` is its sender's: a path of theirs, or an address they chose.
     So for ``zoo evaluate`` and ``zoo train --resume``, ``--source`` replaces it, and so does the
@@ -92,7 +93,7 @@ def with_data_source(spec: BaseModel, source: str | None, registry: Registry) ->
         variable = getattr(registry.build("dataset", spec.data.dataset), "source_env", None)
         value = os.environ.get(variable, "").strip() if variable else ""
         if not value:
-            return spec, f"the run's recorded data.source {recorded}" if recorded else "the dataset's default source"
+            return spec, f"the run's recorded data.source {recorded}" if recorded else None
         new, note = None, f"{variable}={value}"  # None: the dataset reads its variable itself
     if recorded:
         note += f", in place of the run's recorded data.source {recorded}"

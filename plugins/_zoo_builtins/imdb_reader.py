@@ -101,6 +101,8 @@ class ImdbDataset:
         path = path.resolve()
         if path.is_dir():
             return Source("folder", str(_folder_root(path)), origin)
+        if not path.is_file():  # a FIFO would block the read, a device never end it
+            raise DataError(f"IMDB source {path} (from {origin}) is neither a file nor a folder. {HINT}")
         return Source("archive", str(path), origin)
 
     def address(self, src: Source) -> tuple[str, str | None]:
