@@ -8,14 +8,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-from plugin_packages import run_zoo
+from plugin_packages import peak_mb, run_zoo, start_zoo_measured
 from zoo.testing import NEGATIVE_WORDS, POSITIVE_WORDS
 
 
@@ -155,24 +154,16 @@ def test_resuming_or_evaluating_on_other_data_is_refused_even_with_the_same_voca
 # --- item 6: bounded before anything is allocated or read -------------------------------------
 
 
-def peak_rss_mb(*args: str, env: dict[str, str], stdin=None) -> tuple[subprocess.CompletedProcess, float]:
-    """Run ``zoo ARGS`` and measure that child's own peak resident memory (os.wait4)."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")} | env
-    process = subprocess.Popen([sys.executable, "-m", "zoo", *args], stdin=stdin, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, env=full_env)
-    stdout, stderr = process.stdout.read(), process.stderr.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr), usage.ru_maxrss / 1024
-
-
 def test_a_spec_asking_for_a_huge_model_is_refused_before_allocating_it(run, env, zoo_cli):
     tiny = 36 * 4 + 4 * (4 * 4 + 4 * 4 + 4 + 4) + (4 * 4 + 4) + (4 + 1)  # embedding, LSTM, head
     refused(zoo_cli("predict", run, "ta", "--max-parameters", tiny - 1), f"describes a model of {tiny} parameters")
     assert zoo_cli("predict", run, "ta", "--max-parameters", tiny).returncode == 0
     edit_spec(run, lambda spec: spec["model"]["head"].update(hidden_sizes=[65536] * 64))
     assert (run / "spec.yaml").stat().st_size < 4096
-    result, peak = peak_rss_mb("predict", str(run), "ta", env=env)
+    process = start_zoo_measured("predict", str(run), "ta", env=env, stdin=subprocess.DEVNULL)
+    stdout, stderr = process.communicate(timeout=300)
+    stderr, peak = peak_mb(stderr)
+    result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr.encode())
     embedding, lstm = 36 * 4, 4 * (4 * 4 + 4 * 4 + 4 + 4)
     head = (4 * 65536 + 65536) + 63 * (65536 * 65536 + 65536) + (65536 + 1)
     assert embedding + lstm + head == 270_587_461_937
@@ -270,8 +261,10 @@ LAST_CASES = {
     "epoch -3": (put("epoch", -3), "last.pt: epoch: Input should be greater than or equal to 1"),
     "an epoch the history lacks": (put("epoch", 1), "epoch is 1 but the history holds 2 epochs"),
     "rng of the wrong size": (put("rng", [{"cpu": torch.zeros(3, dtype=torch.uint8), "cuda": None}]),
-                              "rng.list[RandomState].0.cpu: must hold 5056 bytes"),
-    "rng as a string": (put("rng", "seed"), "rng"),
+                              "last.pt: rng.0.cpu: must hold 5056 bytes"),
+    "rng as a string": (put("rng", "seed"), "last.pt: rng: Input should be a valid list"),
+    "an old single rng state of the wrong size": (put("rng", torch.zeros(3, dtype=torch.uint8)),
+                                                  "rng.0.cpu: must hold 5056 bytes"),
     "best as {}": (put("best", {}), "last.pt: best.epoch: Field required"),
     "best after the last epoch": (put("best", {"epoch": 7, "value": 0.5}), "best.epoch 7 comes after"),
     "a history without losses": (lambda s: s["history"][0].pop("train_loss"), "history.0: train_loss: Field required"),
@@ -293,6 +286,16 @@ def test_a_crafted_last_checkpoint_is_one_line_naming_file_and_field(run, env, c
     message = refused(result, f"{run}/checkpoints/last.pt", expected)
     assert message.split("error:", 1)[1].count("\n") == 1, message  # after the line saying which data
     assert not (run / "summary.json").exists()
+
+
+def test_checkpoints_zoo_wrote_before_still_load(run, zoo_cli):
+    """Older checkpoints: one CPU random state instead of one per rank; labels without a task."""
+    (run / "summary.json").unlink()
+    edit_checkpoint(run / "checkpoints" / "last.pt", lambda state: state.__setitem__("rng", state["rng"][0]["cpu"]))
+    edit_checkpoint(run / "checkpoints" / "best.pt", lambda state: state.pop("task"))
+    result = zoo_cli("train", "--resume", run, "--set", "train.epochs=3", "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    assert json.loads(result.stdout)["epochs_run"] == 3
 
 
 def test_a_summary_of_the_wrong_shape_is_named(run, env, zoo_cli):

@@ -22,6 +22,7 @@ from typing import Annotated, Any, BinaryIO, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     NonNegativeInt,
@@ -32,13 +33,7 @@ from pydantic import (
 )
 
 from zoo.errors import RunError
-from zoo.limits import (
-    CHECKPOINT_BYTES_PER_PARAMETER,
-    CHECKPOINT_OVERHEAD_BYTES,
-    MAX_EPOCHS,
-    MAX_JSON_BYTES,
-    MAX_VOCAB_BYTES,
-)
+from zoo.limits import CHECKPOINT_BYTES_PER_PARAMETER, CHECKPOINT_OVERHEAD_BYTES, MAX_EPOCHS, MAX_JSON_BYTES
 
 
 # --- files ------------------------------------------------------------------------------------
@@ -256,6 +251,12 @@ class Epoch(BaseModel):
     train_tokens_per_second: float = Field(ge=0)
 
 
+def _per_rank(value: Any) -> Any:
+    import torch
+
+    return [{"cpu": value}] if isinstance(value, torch.Tensor) else value
+
+
 def _epoch_record(record: dict[str, Any]) -> dict[str, Any]:
     try:
         Epoch.model_validate(record)
@@ -278,7 +279,8 @@ class TrainingState(Weights):
     optimizer: OptimizerState
     scheduler: dict[str, Any] | None
     scaler: dict[str, Any] | None
-    rng: list[RandomState] | Annotated[Any, PlainValidator(_cpu_state)]
+    #: one state per rank; a checkpoint from before ranks holds one CPU state, rank 0's
+    rng: Annotated[list[RandomState], BeforeValidator(_per_rank), Field(min_length=1)]
     #: checked as :class:`Epoch` records, kept as written (``metrics.jsonl`` is rewritten from them)
     history: list[Annotated[dict[str, Any], AfterValidator(_epoch_record)]]
     best: Best
@@ -286,8 +288,6 @@ class TrainingState(Weights):
 
     @model_validator(mode="after")
     def _consistent_epochs(self) -> TrainingState:
-        if isinstance(self.rng, list) and not self.rng:
-            raise ValueError("rng holds no random state")
         if len(self.history) != self.epoch:
             raise ValueError(f"epoch is {self.epoch} but the history holds {len(self.history)} epochs")
         numbers = [record["epoch"] for record in self.history]
@@ -298,10 +298,6 @@ class TrainingState(Weights):
         if self.bad_epochs > self.epoch:
             raise ValueError(f"bad_epochs {self.bad_epochs} is more than the {self.epoch} epochs trained")
         return self
-
-    def random_states(self) -> list[RandomState]:
-        """Per-rank states; an old checkpoint's single CPU state is rank 0's."""
-        return self.rng if isinstance(self.rng, list) else [RandomState(cpu=self.rng)]
 
 
 class ComponentOrigin(Record):

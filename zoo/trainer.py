@@ -395,7 +395,7 @@ class _Trainer:
             if part is not None and saved:
                 runfiles.check_like(saved, part.state_dict(), path, name)
                 part.load_state_dict(saved)
-        self._set_random_state(state.random_states(), path)
+        self._set_random_state(state.rng, path)
         self.run.start_epoch, self.run.history = state.epoch, list(state.history)
         self.best, self.bad_epochs = state.best.model_dump(), state.bad_epochs
         self.progress.message(f"resuming {self.run_dir.path} after epoch {self.run.start_epoch}")
