@@ -314,16 +314,19 @@ def test_nan_weights_are_an_error_naming_the_run_never_a_label(run, env, zoo_cli
         assert result.stdout == b""
 
 
-def test_a_text_the_model_overflows_on_gets_an_error_not_a_label(run, env, zoo_cli):
-    """A model whose logit is NaN for some texts only: two equal units of head.0 overflow to +inf
-    when one encoder output passes a threshold between the texts' values, and head.2 takes their
-    difference (inf - inf); below it the difference is exactly 0."""
+#: Texts on which :func:`overflowing` makes the tiny model's output NaN for some, not all.
+TEXTS = [" ".join(POSITIVE_WORDS[:k] + NEGATIVE_WORDS[: 6 - k]) for k in range(7)]
+
+
+def overflowing(run: Path) -> None:
+    """Make the run's model give NaN for some of :data:`TEXTS` only: two equal units of head.0
+    overflow to +inf when one encoder output passes a threshold between the texts' values, and
+    head.2 takes their difference (inf - inf); below it the difference is exactly 0."""
     import zoo
 
-    texts = [" ".join(POSITIVE_WORDS[:k] + NEGATIVE_WORDS[: 6 - k]) for k in range(7)]
     classifier = zoo.load(run)
     with torch.no_grad():
-        encoded = [torch.tensor([classifier.vocab.encode(classifier.tokenizer(text))]) for text in texts]
+        encoded = [torch.tensor([classifier.vocab.encode(classifier.tokenizer(text))]) for text in TEXTS]
         outputs = torch.cat([classifier.model.encoder(classifier.model.embedding(ids), torch.tensor([ids.shape[1]]))
                              for ids in encoded])
     unit = int((outputs.max(0).values - outputs.min(0).values).argmax())
@@ -341,16 +344,46 @@ def test_a_text_the_model_overflows_on_gets_an_error_not_a_label(run, env, zoo_c
         weights["head.2.weight"][0, :2] = torch.tensor([1.0, -1.0])
 
     edit_checkpoint(run / "checkpoints" / "best.pt", overflow)
-    result = zoo_cli("predict", str(run), *texts, "--json")
+
+
+def test_a_text_the_model_overflows_on_gets_an_error_not_a_label(run, zoo_cli):
+    overflowing(run)
+    result = zoo_cli("predict", str(run), *TEXTS, "--json")
     assert result.returncode == 1, result.stderr.decode()
     answers = json.loads(result.stdout)  # strict JSON: no NaN anywhere
     broken = [answer for answer in answers if "error" in answer]
-    assert 0 < len(broken) < len(texts)
+    assert 0 < len(broken) < len(TEXTS)
     assert all(answer == {"text": answer["text"], "error": "the model's output for this text is NaN or infinite"}
                for answer in broken)
     assert all(answer["probability"] == 0.5 for answer in answers if "error" not in answer)
-    table = zoo_cli("predict", str(run), *texts).stdout.decode()
+    table = zoo_cli("predict", str(run), *TEXTS).stdout.decode()
     assert table.count("NaN or infinite") == len(broken) and "nan" not in table
+
+
+def test_a_row_the_model_overflows_on_gets_empty_cells_in_a_labelled_file(run, zoo_cli, tmp_path):
+    import pandas
+
+    overflowing(run)
+    pandas.DataFrame({"text": TEXTS}).to_csv(tmp_path / "in.csv", index=False)
+    result = zoo_cli("predict", run, "--input", tmp_path / "in.csv", "--output", tmp_path / "out.csv")
+    assert result.returncode == 1
+    scored = pandas.read_csv(tmp_path / "out.csv")
+    unlabelled = scored["label"].isna()
+    assert 0 < unlabelled.sum() < len(TEXTS) and scored[unlabelled]["probability"].isna().all()
+    assert set(scored[~unlabelled]["label"]) == {"pos"}  # 0.5 gives the second label
+    assert f"{unlabelled.sum()} rows got no label: the model's output for their text is NaN or infinite" \
+        in result.stderr.decode()
+
+
+def test_max_chars_cuts_long_texts_with_a_warning_naming_them(run, zoo_cli):
+    long = "ta " * 500  # 1,500 characters
+    result = zoo_cli("predict", run, "ta", long, "--max-chars", "1000", "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    assert "text 2 is longer than 1,000 characters (--max-chars); only its first 1,000 are used" \
+        in result.stderr.decode()
+    assert [len(answer["text"]) for answer in json.loads(result.stdout)] == [2, 1_000]
+    result = zoo_cli("predict", run, long, "--max-chars", "1500", "--json")
+    assert "warning" not in result.stderr.decode() and len(json.loads(result.stdout)[0]["text"]) == 1_500
 
 
 def test_json_output_is_strict():

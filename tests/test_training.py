@@ -184,8 +184,6 @@ def test_predict_answers_every_kind_of_text(env, finished_run):
     assert long.returncode == 0, long.stderr.decode()
     assert json.loads(long.stdout)["label"] in ("pos", "neg")  # one JSON line per stdin line
     assert "line 1 is longer than 100,000 characters (--max-chars); only its first 100,000 are used" in long.stderr.decode()
-    whole = run_zoo("predict", str(finished_run), "-", "--max-chars", "1000000", "--json", env=env, stdin=million)
-    assert whole.returncode == 0 and "warning" not in whole.stderr.decode()
 
 
 def test_predict_reads_stdin_and_answers_bad_lines_with_an_error(env, finished_run):

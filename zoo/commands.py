@@ -209,6 +209,10 @@ def _predict_file(classifier: Any, args: argparse.Namespace) -> int:
     rate = done["rows"] / max(done["seconds"], 1e-9)
     err().print(f"{done['rows']:,} rows labelled into {safe(done['output'])} in {done['seconds']:.1f} s "
                 f"({rate:,.0f} rows/s)", highlight=False)
+    if done["unlabelled"]:
+        err().print(f"[yellow]warning:[/] {done['unlabelled']:,} rows got no label: the model's output for their "
+                    "text is NaN or infinite (their prediction cells are empty)", highlight=False)
+        return 1
     return 0
 
 
