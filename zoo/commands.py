@@ -161,11 +161,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
                 print_json(result, indent=None)
         else:
             _print_answers(results)
-    if streamed:
-        pass
-    elif args.json:
+    if not streamed and args.json:
         print_json(collected)
-    else:
+    elif not streamed:
         _print_answers(collected)
     return 1 if failed else 0
 
