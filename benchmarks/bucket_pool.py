@@ -28,6 +28,9 @@ def _pool(text: str) -> int | str:
 
 
 def main() -> None:
+    from zoo.memory import own_process
+
+    own_process()  # a benchmark is zoo's own process, like the zoo command
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pools", type=_pool, nargs="+", default=[10, 25, 100],
                         help="batches per sorting pool, or 'random' for unsorted random batches")

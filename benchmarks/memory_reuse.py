@@ -27,9 +27,11 @@ def child(limit: int | None) -> None:
 
     import zoo
     from zoo.data.prepare import prepare_data
+    from zoo.memory import own_process
     from zoo.model import build_model
     from zoo.trainer import make_optimizer, train_epoch
 
+    own_process()  # as the zoo command does (ZOO_KEEP_FREED_MEMORY=0 leaves malloc alone)
     overrides = [f"data.limit={limit}"] if limit else []
     spec = zoo.load_spec("imdb-lstm", overrides)
     data = prepare_data(spec, zoo.get_registry())

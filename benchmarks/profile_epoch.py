@@ -104,6 +104,9 @@ def report(name: str, clock: Clock, wall: float) -> None:
 
 
 def main() -> None:
+    from zoo.memory import own_process
+
+    own_process()  # a benchmark is zoo's own process, like the zoo command
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int)
     parser.add_argument("--source", default=os.environ.get("ZOO_IMDB_SOURCE"))

@@ -138,6 +138,9 @@ def zoo_pipeline(spec, data, epochs: int) -> list[dict]:
 
 
 def main() -> None:
+    from zoo.memory import own_process
+
+    own_process()  # a benchmark is zoo's own process, like the zoo command
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--limit", type=int, help="reviews per split (class-balanced), default: all")

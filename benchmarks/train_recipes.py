@@ -31,6 +31,9 @@ EXTRA_METRICS = ("roc_auc", "macro_f1", "mean_absolute_error", "accuracy_within_
 
 
 def main() -> None:
+    from zoo.memory import own_process
+
+    own_process()  # a benchmark is zoo's own process, like the zoo command
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("recipes", nargs="+")
     parser.add_argument("--out", default="runs/recipes", help="where the run directories go")

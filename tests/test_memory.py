@@ -48,3 +48,29 @@ def test_freed_blocks_are_reused_instead_of_faulted_in_again():
                                  {"GLIBC_TUNABLES": "glibc.malloc.mmap_threshold=65536"}])
 def test_the_user_can_keep_malloc_as_it_is(env):
     assert probe("keep", **env)["applied"] is False
+
+
+HOST = """
+import json, sys, torch, zoo, zoo.memory
+torch.set_num_threads(2)
+classifier = zoo.load(sys.argv[1])
+seen = []
+original = torch.set_num_threads
+torch.set_num_threads = lambda n: (seen.append(n), original(n))
+classifier.predict(["zapfy glonk"] * 64)
+print(json.dumps({"malloc": zoo.memory._applied, "threads_set": seen, "threads": torch.get_num_threads()}))
+"""
+
+
+def test_a_host_process_keeps_its_malloc_and_thread_settings(tmp_path):
+    """zoo.load(RUN).predict in someone else's process changes nothing process-wide."""
+    from zoo.testing import smoke_train
+
+    run = smoke_train({"model": {"embedding": {"dim": 4}, "encoder": {"type": "lstm", "hidden_size": 4},
+                                 "head": {"type": "linear"}}}, tmp_path)["run_dir"]
+    result = subprocess.run([sys.executable, "-c", HOST, run], capture_output=True, text=True, check=True)
+    assert json.loads(result.stdout.splitlines()[-1]) == {"malloc": None, "threads_set": [], "threads": 2}
+    from plugin_packages import run_zoo
+
+    owned = run_zoo("predict", run, "zapfy glonk", "--json")  # zoo's own command tunes its process
+    assert owned.returncode == 0, owned.stderr.decode()

@@ -11,6 +11,7 @@ import torch
 from pydantic import BaseModel
 
 from zoo.errors import ZooError
+from zoo.memory import owns_process
 from zoo.model import MAX_PARAMETERS, TextClassifier, build_model, planned_state
 from zoo.rundir import RunDir
 from zoo.runfiles import check_weights, max_checkpoint_bytes
@@ -46,7 +47,7 @@ class Classifier:
         encoded = encode_texts(texts, self.tokenizer, self.vocab)
         return predict_logits(self.model, encoded, self.batch_size, self.device, self.spec.data.max_length,
                               precision=supported_precision(self.spec.train.precision, self.device),
-                              shards=self.spec.train.cpu_shards)
+                              shards=self.spec.train.cpu_shards if owns_process() else 1)
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """``(n, labels)``: each label's probability per text, columns in :attr:`labels` order."""

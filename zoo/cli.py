@@ -313,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from zoo.memory import own_process
+
+    own_process()  # the command's process is zoo's: its malloc and thread settings are ours to tune
     try:
         if args.plugins:
             from zoo.plugins import add_plugin_modules

@@ -10,7 +10,8 @@ high trim threshold, a top pad) keeps freed blocks in the heap, where the next s
 medians): system time 4.75 -> 2.75 s, page faults 1.59M -> 0.84M, wall time 16.17 -> 14.75 s.
 
 The price is the process's memory staying at its peak instead of shrinking between steps, as
-with any caching allocator. Set ``ZOO_KEEP_FREED_MEMORY=0`` to leave ``malloc`` alone; it is also
+with any caching allocator, and it applies to the whole process: so zoo changes it only in a
+process it owns (:func:`own_process`: its own commands, or a Python user who opts in). Set ``ZOO_KEEP_FREED_MEMORY=0`` to leave ``malloc`` alone; it is also
 left alone when ``GLIBC_TUNABLES`` already sets malloc options, and on other C libraries.
 """
 
@@ -27,6 +28,24 @@ _SETTINGS = {
     _M_TOP_PAD: 256 * 2**20,
 }
 _applied: bool | None = None
+_owned = False
+
+
+def own_process() -> None:
+    """Declare this process zoo's own: keep freed memory, and shard prediction across the cores.
+
+    zoo's commands (``zoo train``, ``predict``, ``serve``...) call it at start. From Python,
+    ``zoo.load(RUN).predict(...)`` in someone else's process (a web app, a notebook) leaves the
+    process's malloc thresholds and torch's thread count alone unless the host calls this first.
+    """
+    global _owned
+    _owned = True
+    keep_freed_memory()
+
+
+def owns_process() -> bool:
+    """Whether :func:`own_process` was called: process-wide settings are then zoo's to change."""
+    return _owned
 
 
 def keep_freed_memory() -> bool:

@@ -23,7 +23,6 @@ from pydantic import BaseModel
 from zoo.distributed import Distributed, from_environment, shutdown
 from zoo.errors import RunError, ZooError
 from zoo.loggers import build_loggers
-from zoo.memory import keep_freed_memory
 from zoo.limits import MAX_PARAMETERS
 from zoo.model import TextClassifier, build_model, count_parameters, planned_state
 from zoo.parallel import batch_shards, resolve_shards
@@ -128,7 +127,6 @@ def predict_logits(
     """
     from zoo.data.batching import batch_indices, collate
 
-    keep_freed_memory()
     model.eval()
     logits: torch.Tensor | None = None
     lengths = split.lengths if max_length is None else np.minimum(split.lengths, max_length)
@@ -180,7 +178,6 @@ def train_epoch(
     """
     from zoo.data.batching import batch_indices, collate
 
-    keep_freed_memory()
     progress = progress or TrainProgress(spec.train.epochs, enabled=False)
     task = task or Binary(("neg", "pos"))
     train = spec.train
