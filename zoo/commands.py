@@ -183,6 +183,10 @@ def add_verbs(verb, add_spec_arguments) -> None:
     _add_device(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
+    from zoo.cli_serve import add_serve_verb
+
+    add_serve_verb(verb)
+
 
 def _add_device(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu",

@@ -1,0 +1,103 @@
+"""One loaded model behind the server: the classifier, its batcher, its metrics and ``/info``.
+
+The model is loaded once per process (per worker), by the app's lifespan. Tokenizing a
+request runs in the caller's thread (the server's thread pool, off the event loop); scoring runs
+in the batcher's one inference thread.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoo.serve.batcher import Batcher
+from zoo.serve.limits import Limits
+from zoo.serve.metrics import ServeMetrics
+
+
+class Service:
+    """Everything the endpoints need; :meth:`start` loads, :meth:`stop` drains and stops."""
+
+    def __init__(self, run: Path, limits: Limits, classifier: Any = None, threads: int | None = None) -> None:
+        self.run = run
+        self.limits = limits
+        self.classifier = classifier
+        self.threads = threads
+        self.metrics = ServeMetrics(limits.max_batch)
+        self.batcher: Batcher | None = None
+        self.info: dict[str, Any] = {}
+
+    @property
+    def loaded(self) -> bool:
+        return self.batcher is not None and self.batcher.alive
+
+    def start(self) -> None:
+        """Load the run (unless given a loaded classifier) and start the inference thread."""
+        if self.threads is not None:
+            import torch
+
+            torch.set_num_threads(self.threads)
+        if self.classifier is None:
+            from zoo.classifier import load
+
+            self.classifier = load(self.run)
+        self.info = describe(self.run, self.classifier, self.limits)
+        self.batcher = Batcher(self.classifier.score, self.limits, observe=self.metrics.observe_batch,
+                               on_queue_change=self.metrics.queue.set)
+
+    def stop(self) -> None:
+        """Answer what is queued, then stop the inference thread."""
+        if self.batcher is not None:
+            self.batcher.close()
+        self.metrics.worker_stopped()
+
+    def predictions(self, logits: np.ndarray, top_k: int | None) -> list[dict[str, Any]]:
+        """The answers for one request's logits (the task decides their shape)."""
+        task = self.classifier.task
+        return task.predictions(task.probabilities(logits), top_k)
+
+
+def describe(run: Path, classifier: Any, limits: Limits) -> dict[str, Any]:
+    """``GET /info``: the model, its recorded test metrics, versions then and now, the limits."""
+    from dataclasses import asdict
+
+    import torch
+
+    from zoo import __version__
+    from zoo.plugins import get_registry
+    from zoo.rundir import RunDir, components_of, dump_spec
+
+    run_dir = RunDir(run)
+    summary = _read_json(run_dir.summary_file)
+    registry = get_registry()
+    plugins = {}
+    for kind, name in components_of(classifier.spec).items():
+        origin = registry.get(kind, name).plugin
+        plugins[f"{kind}/{name}"] = {"plugin": origin.name, "distribution": origin.distribution,
+                                     "version": origin.version}
+    return {
+        "name": classifier.spec.name,
+        "run": str(run),
+        "task": classifier.task.to_dict(),
+        "labels": classifier.labels,
+        "test_metrics": summary.get("test") if summary else None,
+        "parameters": sum(p.numel() for p in classifier.model.parameters()),
+        "spec": dump_spec(classifier.spec),
+        "versions": {
+            "serving": {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version(),
+                        "components": plugins},
+            "trained_with": _read_json(run_dir.run_file),
+        },
+        "limits": asdict(limits),
+    }
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
