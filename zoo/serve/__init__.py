@@ -14,7 +14,7 @@ none of them until used, so that ``import zoo.serve`` and the CLI stay cheap.
 
 from __future__ import annotations
 
-from importlib.util import find_spec
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,12 @@ REQUIRED = ("fastapi", "uvicorn", "prometheus_client")
 
 def require_serve_extra() -> None:
     """Say which of the serve extra's packages are missing, and how to install them."""
-    missing = [name for name in REQUIRED if find_spec(name) is None]
+    missing = []
+    for name in REQUIRED:
+        try:
+            import_module(name)
+        except ImportError:
+            missing.append(name)
     if missing:
         raise ZooError(f"serving needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not "
                        f"installed; install the serve extra: {INSTALL_HINT}")

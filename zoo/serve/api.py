@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -132,10 +133,10 @@ async def predict(request: Request) -> Response:
 
 
 @router.get("/health", responses={503: ERRORS[503]})
-async def health(request: Request) -> dict[str, str]:
-    """Liveness: 200 once the model is loaded and its inference thread runs."""
+async def health(request: Request) -> dict[str, Any]:
+    """Liveness: 200 once the model is loaded and its inference thread runs (``pid``: which worker)."""
     _service(request)
-    return {"status": "ok"}
+    return {"status": "ok", "pid": os.getpid()}
 
 
 @router.get("/ready", responses={503: ERRORS[503]})
