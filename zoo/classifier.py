@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,9 +14,6 @@ from zoo.errors import ZooError
 from zoo.model import TextClassifier, build_model
 from zoo.rundir import RunDir
 from zoo.task import Binary, Task, task_from_dict
-
-if TYPE_CHECKING:
-    from zoo.data.encode import EncodedSplit
 
 
 @dataclass
@@ -38,23 +35,14 @@ class Classifier:
 
     def logits(self, texts: list[str]) -> np.ndarray:
         """The model's logits per text: ``(n,)`` for a binary task, else ``(n, labels)``."""
-        return self.score(self.encode(texts))
-
-    def encode(self, texts: list[str]) -> EncodedSplit:
-        """The texts as token ids. Separate from :meth:`score` so that a server can tokenize
-        requests in parallel and score them together in batches."""
         from zoo.data.encode import encode_texts
+        from zoo.trainer import predict_logits, supported_precision
 
         texts = list(texts)
         for position, text in enumerate(texts):
             if not isinstance(text, str):
                 raise ZooError(f"text {position} is a {type(text).__name__}, not a string")
-        return encode_texts(texts, self.tokenizer, self.vocab)
-
-    def score(self, encoded: EncodedSplit) -> np.ndarray:
-        """Logits of encoded texts (see :meth:`encode`), batched by length."""
-        from zoo.trainer import predict_logits, supported_precision
-
+        encoded = encode_texts(texts, self.tokenizer, self.vocab)
         return predict_logits(self.model, encoded, self.batch_size, self.device, self.spec.data.max_length,
                               precision=supported_precision(self.spec.train.precision, self.device),
                               shards=self.spec.train.cpu_shards)

@@ -119,15 +119,12 @@ async def predict(request: Request) -> Response:
     if not asked.texts:
         return JSONResponse({"predictions": []})
     try:
-        encoded = await run_in_threadpool(service.classifier.encode, asked.texts)
-        future = service.batcher.submit(encoded)
+        future = service.batcher.submit(asked.texts)
     except QueueFull as exc:
         return error(503, str(exc), {"Retry-After": str(RETRY_AFTER_S)})
-    except Exception as exc:  # noqa: BLE001 - a tokenizer (plugin) failure fails this request only
-        return _model_failure(exc)
     try:
         logits = await asyncio.wrap_future(future)
-    except Exception as exc:  # noqa: BLE001 - the model failed on this request's texts
+    except Exception as exc:  # noqa: BLE001 - the tokenizer or the model failed on this request's texts
         return _model_failure(exc)
     return JSONResponse({"predictions": service.predictions(logits, asked.top_k)})
 

@@ -1,12 +1,12 @@
 """Dynamic batching: concurrent requests scored together, in one inference thread.
 
-Why: scoring a batch of 32 reviews costs little more than scoring one (the recurrent layers
-step through time once for the whole batch), so a server that scores each request alone wastes
-most of the CPU under concurrency. Requests (already tokenized, see :mod:`zoo.serve.api`) are
-queued with a future each; one thread takes them in arrival order and closes a batch when it
-holds ``max_batch`` texts or ``max_wait_ms`` after its first request arrived, scores it (the
-scorer sorts the texts by length, so little of the batch is padding) and hands each caller the
-logits of exactly its own texts, in order.
+Why: scoring 16 reviews together costs little more than scoring one (the recurrent layers step
+through time once for all of them), so a server that scores each request alone wastes most of
+the CPU under concurrency. Requests are queued with a future each; one thread, off the event
+loop, takes them in arrival order and closes a batch when it holds ``max_batch`` texts or
+``max_wait_ms`` after its first request arrived, then tokenizes and scores the batch's texts
+together (the scorer sorts them by length, see :mod:`zoo.serve.service`) and hands each
+caller the logits of exactly its own texts, in order.
 
 The queue is bounded (``max_queue`` texts waiting): beyond it :meth:`Batcher.submit` refuses at
 once, so overload is shed instead of growing everyone's latency. A batch whose scoring raises
@@ -25,11 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from zoo.data.encode import EncodedSplit
 from zoo.serve.limits import Limits
 
-#: ``score(encoded) -> logits``: one row (or value) of logits per text, in the given order.
-Scorer = Callable[[EncodedSplit], np.ndarray]
+#: ``score(texts) -> logits``: one row (or value) of logits per text, in the given order.
+Scorer = Callable[[list[str]], np.ndarray]
 #: ``observe(texts, seconds)``: called after each batch is scored (metrics).
 Observer = Callable[[int, float], Any]
 
@@ -40,7 +39,7 @@ class QueueFull(Exception):
 
 @dataclass
 class _Job:
-    encoded: EncodedSplit
+    texts: list[str]
     future: Future = field(default_factory=Future)
     arrived: float = field(default_factory=time.monotonic)
 
@@ -75,19 +74,19 @@ class Batcher:
         """Whether a one-text request would be accepted now."""
         return not self._closing and self._waiting < self._limits.max_queue
 
-    def submit(self, encoded: EncodedSplit) -> Future:
+    def submit(self, texts: list[str]) -> Future:
         """Queue the texts; the future gets their logits, or the exception scoring them raised."""
-        job = _Job(encoded)
+        job = _Job(texts)
         with self._condition:
             if self._closing:
                 raise QueueFull("the server is shutting down")
-            if self._waiting and self._waiting + len(encoded) > self._limits.max_queue:
+            if self._waiting and self._waiting + len(texts) > self._limits.max_queue:
                 raise QueueFull(
                     f"the server is busy: {self._waiting} texts are waiting to be scored and it queues at most "
                     f"{self._limits.max_queue} (max_queue); retry shortly"
                 )
             self._jobs.append(job)
-            self._queued(len(encoded))
+            self._queued(len(texts))
             self._condition.notify()
         return job.future
 
@@ -121,10 +120,10 @@ class Batcher:
                 self._condition.wait(left)
             batch: list[_Job] = []
             texts = 0
-            while self._jobs and (not batch or texts + len(self._jobs[0].encoded) <= limits.max_batch):
+            while self._jobs and (not batch or texts + len(self._jobs[0].texts) <= limits.max_batch):
                 job = self._jobs.popleft()
                 batch.append(job)
-                texts += len(job.encoded)
+                texts += len(job.texts)
             self._queued(-texts)
             return batch
 
@@ -138,7 +137,7 @@ class Batcher:
             return
         start = time.perf_counter()
         try:
-            logits = self._score(EncodedSplit.concat([job.encoded for job in jobs]))
+            logits = self._score([text for job in jobs for text in job.texts])
         except Exception as exc:  # noqa: BLE001 - a model failure is answered, never kills the thread
             if len(jobs) == 1:
                 jobs[0].future.set_exception(exc)
@@ -148,7 +147,7 @@ class Batcher:
             return
         texts = 0
         for job in jobs:
-            job.future.set_result(logits[texts : texts + len(job.encoded)])
-            texts += len(job.encoded)
+            job.future.set_result(logits[texts : texts + len(job.texts)])
+            texts += len(job.texts)
         if self._observe is not None:
             self._observe(texts, time.perf_counter() - start)

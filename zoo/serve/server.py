@@ -79,8 +79,11 @@ def app_from_environment() -> Any:
 def _listen(host: str, port: int) -> socket.socket:
     """A listening socket on ``host:port`` (port 0: any free port); a bind failure is a ZooError."""
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        listener = socket.socket(family, socket.SOCK_STREAM)
+        family, kind, protocol = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][:3]
+        # the protocol must be named (IPPROTO_TCP, not 0): asyncio turns Nagle's algorithm off
+        # only on sockets that say they are TCP, and without that every answer on a kept-alive
+        # connection waits some 40 ms for the client's delayed acknowledgement
+        listener = socket.socket(family, kind, protocol)
     except OSError as exc:
         raise ZooError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     try:

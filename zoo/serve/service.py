@@ -1,14 +1,19 @@
 """One loaded model behind the server: the classifier, its batcher, its metrics and ``/info``.
 
-The model is loaded once per process (per worker), by the app's lifespan. Tokenizing a
-request runs in the caller's thread (the server's thread pool, off the event loop); scoring runs
-in the batcher's one inference thread.
+The model is loaded once per process (per worker), by the app's lifespan, and used by one
+thread only, the batcher's, which tokenizes and scores each batch.
+
+A batch's texts are sorted by length and scored in groups of :data:`SCORING_ROWS`: the encoders
+step through every padded position, so one group of 64 reviews of random lengths runs as long as
+its longest review (often four times the mean), while groups of similar lengths pad little.
+Smaller groups would pad less but pay the fixed cost of each time step more often.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,11 @@ import numpy as np
 from zoo.serve.batcher import Batcher
 from zoo.serve.limits import Limits
 from zoo.serve.metrics import ServeMetrics
+
+#: Texts scored together, after sorting a batch by length (see the module docstring). On the
+#: default recipe and 2 cores, 64 test reviews scored in groups of 16 ran about 4x as fast as in
+#: one group of 64, and a little faster than in groups of 8.
+SCORING_ROWS = 16
 
 
 class Service:
@@ -46,7 +56,8 @@ class Service:
 
             self.classifier = load(self.run)
         self.info = describe(self.run, self.classifier, self.limits)
-        self.batcher = Batcher(self.classifier.score, self.limits, observe=self.metrics.observe_batch,
+        scorer = replace(self.classifier, batch_size=SCORING_ROWS)
+        self.batcher = Batcher(scorer.logits, self.limits, observe=self.metrics.observe_batch,
                                on_queue_change=self.metrics.queue.set)
 
     def stop(self) -> None:
