@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -28,6 +29,7 @@ httpx = pytest.importorskip("httpx", reason="the serving tests need httpx (the t
 from serving import TIME_LIMIT, Server  # noqa: E402
 from zoo.testing import FILLER_WORDS, NEGATIVE_WORDS, POSITIVE_WORDS, smoke_train  # noqa: E402
 
+README = Path(__file__).resolve().parents[1] / "README.md"
 MAGIC_LENGTH = 47
 FRAGILE_PLUGIN = f'''
 """An LSTM encoder that raises on any review of exactly {MAGIC_LENGTH} tokens."""
@@ -119,10 +121,10 @@ def slow_batches(fragile):
         yield running
 
 
-def post(client, body, **options) -> httpx.Response:
+def post(client, body, url: str = "/predict") -> httpx.Response:
     if isinstance(body, (dict, list)):
-        return client.post("/predict", json=body, **options)
-    return client.post("/predict", content=body, headers={"content-type": "application/json"}, **options)
+        return client.post(url, json=body)
+    return client.post(url, content=body, headers={"content-type": "application/json"})
 
 
 def assert_error(response: httpx.Response, status: int, *fragments: str) -> None:
@@ -197,6 +199,27 @@ def test_metrics_count_requests_by_status_and_batches(client):
     assert re.search(r"^zoo_queue_texts 0\.0", text, re.M)
 
 
+def test_answers_on_a_kept_alive_connection_come_at_once(client):
+    """Were Nagle's algorithm on, each answer would wait some 40 ms for a delayed acknowledgement."""
+    times = []
+    for _ in range(20):
+        start = time.perf_counter()
+        assert client.get("/health").status_code == 200
+        times.append(time.perf_counter() - start)
+    assert statistics.median(times) < 0.03, times
+
+
+def test_the_listening_socket_is_tcp_so_asyncio_turns_nagle_off():
+    """asyncio sets TCP_NODELAY only on sockets whose protocol is IPPROTO_TCP (uvloop on all)."""
+    from zoo.serve.server import _listen
+
+    listener = _listen("127.0.0.1", 0)
+    try:
+        assert listener.proto == socket.IPPROTO_TCP
+    finally:
+        listener.close()
+
+
 def test_docs_openapi_and_unknown_routes(client):
     assert client.get("/docs").status_code == 200
     schema = client.get("/openapi.json").json()
@@ -211,6 +234,39 @@ def test_the_page_is_self_contained(client):
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", response.text)  # no external assets
     assert 'fetch(path' in response.text and '"predict"' in response.text and '"info"' in response.text
+
+
+def test_the_readme_example_mounts_the_app_under_a_prefix(run_dir, reference):
+    """The README's Python example, run as written (its run path replaced), in a real uvicorn."""
+    import threading
+
+    import uvicorn
+
+    from zoo.serve.server import _listen
+
+    section = README.read_text(encoding="utf-8").split("## Serving", 1)[1].split("\n## ", 1)[0]
+    code = next(block for block in re.findall(r"```python\n(.*?)```", section, re.S) if ".mount(" in block)
+    namespace: dict = {}
+    exec(code.replace('"runs/recipes/imdb-lstm"', repr(str(run_dir))), namespace)
+    listener = _listen("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn.Config(namespace["api"], log_config=None, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + TIME_LIMIT
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with httpx.Client(base_url=f"http://127.0.0.1:{listener.getsockname()[1]}", timeout=TIME_LIMIT) as http:
+            answer = post(http, {"texts": ["glonk zapfy"]}, url="/sentiment/predict")
+            assert same_predictions(answer.json()["predictions"], reference(["glonk zapfy"]))
+            assert '"predict"' in http.get("/sentiment/").text  # the page, asking relative to its own address
+            assert http.get("/sentiment/info").json()["limits"]["max_batch"] == 32
+            metrics = http.get("/sentiment/metrics").text
+            assert 'zoo_requests_total{endpoint="/predict",status="200"} 1.0' in metrics
+    finally:
+        server.should_exit = True
+        thread.join(TIME_LIMIT)
+        listener.close()
 
 
 # --- many clients at once --------------------------------------------------------------------------

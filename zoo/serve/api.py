@@ -269,7 +269,8 @@ class MeasuredMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            path = scope["path"][len(scope.get("root_path", "")):] or "/"
+            path, root = scope["path"], scope.get("root_path", "")
+            path = (path[len(root):] if root and path.startswith(root) else path) or "/"
             endpoint = path if path in ENDPOINTS else "other"
             self.metrics.requests.labels(endpoint, str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
