@@ -324,6 +324,15 @@ def test_limits_are_413_with_the_limit_named(client):
     assert client.get("/health").status_code == 200
 
 
+def test_headers_are_bounded(server, client):
+    """uvicorn's h11 parser refuses a megabyte of headers (httptools would take any amount)."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=TIME_LIMIT) as raw:
+        raw.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2**20 + b"\r\n\r\n")
+        assert raw.recv(100).startswith(b"HTTP/1.1 400 ")
+    assert client.get("/health").status_code == 200
+
+
 @pytest.mark.parametrize("body, status, fragment", [
     (b'{"texts": ["caf\xe9"]}', 400, "not UTF-8"),
     (b"", 422, "not JSON"),
@@ -434,6 +443,7 @@ def test_sigterm_answers_the_requests_in_flight_then_exits_0(run_dir, reference)
             httpx.get(running.url + "/health", timeout=5)
     for text, answer in zip(sent, answers):
         assert answer.status_code == 200
+        assert answer.headers["connection"] == "close"  # so the client does not send more on it
         assert same_predictions(answer.json()["predictions"], reference([text]))
     assert "Traceback" not in running.stderr
 

@@ -15,7 +15,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -54,13 +54,18 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
 
 
 def create_app(run: str | Path, limits: Limits | None = None, *, classifier: Any = None,
-               threads: int | None = None) -> FastAPI:
-    """The ASGI app serving the run in ``run``; see :func:`zoo.serve.app`."""
+               threads: int | None = None, on_start: Callable[[Service], Any] | None = None) -> FastAPI:
+    """The ASGI app serving the run in ``run``; see :func:`zoo.serve.app`.
+
+    ``classifier``: the run, already loaded; ``on_start(service)`` is called once it is ready.
+    """
     service = Service(Path(run), limits or Limits(), classifier, threads)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(service.start)
+        if on_start is not None:
+            on_start(service)
         try:
             yield
         finally:
@@ -78,6 +83,7 @@ def create_app(run: str | Path, limits: Limits | None = None, *, classifier: Any
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
     app.add_middleware(MeasuredMiddleware, metrics=service.metrics)
+    app.add_middleware(ClosingMiddleware, service=service)
     return app
 
 
@@ -274,3 +280,28 @@ class MeasuredMiddleware:
             endpoint = path if path in ENDPOINTS else "other"
             self.metrics.requests.labels(endpoint, str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
+
+
+class ClosingMiddleware:
+    """Once the server is shutting down, every answer says ``Connection: close``.
+
+    uvicorn closes each kept-alive connection after its last answer without saying so, and a
+    client that sends its next request in the meantime gets a reset instead of an answer;
+    told, it opens a new connection (to another instance, behind a load balancer).
+    """
+
+    def __init__(self, app: Any, service: Service) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def sending(message: dict) -> None:
+            if message["type"] == "http.response.start" and self.service.draining:
+                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, sending)

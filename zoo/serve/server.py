@@ -50,13 +50,16 @@ def serve(run: str | Path, *, host: str = "127.0.0.1", port: int = 8000, workers
     classifier = load(run)  # a run that cannot be served fails here, before anything listens
     listener = _listen(host, port)
     _configure_logging()
-    common: dict[str, Any] = {"log_config": None, "log_level": "warning", "access_log": False, "lifespan": "on"}
+    # h11, not httptools even where it is installed: h11 bounds a request's headers (16 KiB),
+    # httptools takes headers of any size, so one client could fill the memory
+    common: dict[str, Any] = {"http": "h11", "log_config": None, "log_level": "warning", "access_log": False,
+                              "lifespan": "on"}
     print(_startup_line(listener, run, classifier, threads, workers, limits), file=sys.stderr, flush=True)
     with _signals_end_quietly():
         if workers == 1:
             from zoo.serve.api import create_app
 
-            app = create_app(run, limits, classifier=classifier, threads=threads)
+            app = create_app(run, limits, classifier=classifier, threads=threads, on_start=_drain_on_signals)
             uvicorn.Server(uvicorn.Config(app, **common)).run(sockets=[listener])
             return
         del classifier  # each worker loads its own
@@ -64,7 +67,11 @@ def serve(run: str | Path, *, host: str = "127.0.0.1", port: int = 8000, workers
             from uvicorn.supervisors import Multiprocess
 
             config = uvicorn.Config(f"{__name__}:app_from_environment", factory=True, workers=workers, **common)
-            Multiprocess(config, sockets=[listener]).run()
+            supervisor = Multiprocess(config, sockets=[listener])  # installs its signal handlers
+            # this process's copy of the socket would keep it listening after every worker let go
+            # of it, queueing connections that no one will accept
+            _before_signal_handlers(listener.close)
+            supervisor.run()
 
 
 def app_from_environment() -> Any:
@@ -73,7 +80,26 @@ def app_from_environment() -> Any:
 
     _configure_logging()
     return create_app(os.environ[RUN_VARIABLE], Limits.from_json(os.environ[LIMITS_VARIABLE]),
-                      threads=int(os.environ[THREADS_VARIABLE]))
+                      threads=int(os.environ[THREADS_VARIABLE]), on_start=_drain_on_signals)
+
+
+def _drain_on_signals(service: Any) -> None:
+    """Mark the service draining when SIGTERM or SIGINT arrives (see ``ClosingMiddleware``)."""
+    _before_signal_handlers(lambda: setattr(service, "draining", True))
+
+
+def _before_signal_handlers(action: Any) -> None:
+    """Run ``action`` on SIGTERM or SIGINT, then the handler in place (uvicorn's, which shuts
+    the server down gracefully)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(sig)
+
+        def first_action(number: int, frame: Any, handler: Any = handler) -> None:
+            action()
+            if callable(handler):
+                handler(number, frame)
+
+        signal.signal(sig, first_action)
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -40,6 +40,8 @@ class Service:
         self.metrics = ServeMetrics(limits.max_batch)
         self.batcher: Batcher | None = None
         self.info: dict[str, Any] = {}
+        #: Set when the server starts shutting down (see :class:`zoo.serve.api.ClosingMiddleware`).
+        self.draining = False
 
     @property
     def loaded(self) -> bool:
