@@ -78,7 +78,9 @@ def _field_rows(config) -> list[dict[str, Any]]:
             {
                 "field": name,
                 "type": _schema_type(prop),
-                "default": config.model_fields[name].get_default(call_default_factory=True),
+                "required": config.model_fields[name].is_required(),
+                "default": None if config.model_fields[name].is_required()
+                else config.model_fields[name].get_default(call_default_factory=True),
                 "constraints": constraints,
                 "description": prop.get("description", ""),
             }
@@ -135,8 +137,8 @@ def cmd_show(args: argparse.Namespace) -> None:
         table(
             None,
             ["field", "type", "default", "constraints", "description"],
-            [[r["field"], r["type"], json.dumps(r["default"]), ", ".join(f"{k}={v}" for k, v in r["constraints"].items()),
-              r["description"]] for r in rows],
+            [[r["field"], r["type"], "(required)" if r["required"] else json.dumps(r["default"]),
+              ", ".join(f"{k}={v}" for k, v in r["constraints"].items()), r["description"]] for r in rows],
         )
     )
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
+
+from rich.markup import escape
 
 from zoo.console import err, out, print_json, table
 from zoo.errors import ZooError
@@ -18,7 +21,8 @@ def cmd_data(args: argparse.Namespace) -> None:
     from zoo.plugins import get_registry
     from zoo.spec import load_spec
 
-    overrides = [f"data.dataset.type={args.dataset}", *args.overrides]
+    # a dataset named on the command line replaces the spec's; else the spec's own is used
+    overrides = [*([f"data.dataset.type={args.dataset}"] if args.dataset else []), *args.overrides]
     spec = load_spec(args.spec, overrides, values={"data.source": args.source} if args.source else None)
     prepared = prepare_data(spec, get_registry(), console=err())
     if args.json:
@@ -65,15 +69,31 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
 
     classifier = load(args.run, device=args.device)
     spec = classifier.spec
-    prepared = prepare_data(spec, get_registry(), console=err())
-    if prepared.vocab.tokens != classifier.vocab.tokens:
-        raise ZooError(f"the data now give a different vocabulary than {args.run}/vocab.json; was the source changed?")
-    split = prepared.splits[args.split]
+    if args.input:
+        split, where = _labelled_input(classifier, args), args.input
+    else:
+        prepared = prepare_data(spec, get_registry(), console=err())
+        if prepared.vocab.tokens != classifier.vocab.tokens:
+            raise ZooError(f"the data now give a different vocabulary than {args.run}/vocab.json; was the source changed?")
+        split, where = prepared.splits[args.split], args.split
     metrics = evaluate(classifier.model, split, spec, classifier.device, classifier.task)
     if args.json:
-        print_json({"run": args.run, "split": args.split, "task": classifier.task.name, **metrics})
+        print_json({"run": args.run, "split": where, "task": classifier.task.name, **metrics})
         return
-    show_metrics(metrics, classifier.labels, f"{args.run} on {args.split} ({metrics['count']} texts)")
+    show_metrics(metrics, classifier.labels, f"{args.run} on {where} ({metrics['count']} texts)")
+
+
+def _labelled_input(classifier: Any, args: argparse.Namespace) -> Any:
+    """``--input FILE`` read with the run's (or the given) columns, encoded like its training data."""
+    from zoo.data.encode import encode_texts
+    from zoo.data.prepare import label_array
+    from zoo.plugins import get_registry
+    from zoo.score_files import read_labelled_file
+
+    raw = read_labelled_file(classifier, get_registry(), args.input, text_columns=args.text_columns,
+                             label_column=args.label_column, delimiter=args.delimiter, encoding=args.encoding)
+    labels = label_array(raw.labels, len(classifier.labels), classifier.task.name == "multilabel")
+    return encode_texts(raw.texts, classifier.tokenizer, classifier.vocab, labels)
 
 
 #: The summary figures ``zoo evaluate`` prints, in order, where the task has them.
@@ -83,8 +103,6 @@ SUMMARY_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc", "macro_f1
 
 def show_metrics(metrics: dict[str, Any], labels: list[str], title: str) -> None:
     """The metrics of one evaluation as tables: summary, per class, confusion matrix."""
-    from rich.markup import escape
-
     def number(value: Any) -> str:
         return "n/a" if value is None else f"{value:.4f}"
 
@@ -116,11 +134,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from zoo.classifier import load
 
     classifier = load(args.run, device=args.device)
+    if args.input or args.output:
+        return _predict_file(classifier, args)
+    if not args.texts:
+        raise ZooError("no text to predict; pass texts as arguments, '-' to read lines from stdin, "
+                       "or --input FILE --output FILE")
     items: list[tuple[str | None, str | None]] = []
     for text in args.texts:
         items.extend(_read_stdin_lines() if text == "-" else [(text, None)])
-    if not items:
-        raise ZooError("no text to predict; pass texts as arguments or '-' to read lines from stdin")
     valid = [text for text, error in items if error is None]
     predictions = iter(classifier.predict(valid, top_k=args.top_k))
     results: list[dict[str, Any]] = []
@@ -137,16 +158,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 1 if any("error" in r for r in results) else 0
 
 
+def _predict_file(classifier: Any, args: argparse.Namespace) -> int:
+    """``--input FILE --output FILE``: every row with its prediction; a summary on stderr."""
+    from zoo.score_files import predict_file
+
+    if not (args.input and args.output):
+        raise ZooError("--input and --output go together: zoo predict RUN --input FILE --output FILE")
+    if args.texts:
+        raise ZooError("give texts or --input FILE, not both")
+    if Path(args.input).resolve() == Path(args.output).resolve():
+        raise ZooError(f"--output {args.output} is the input file; write the predictions to another file")
+    done = predict_file(classifier, args.input, args.output, text_columns=args.text_columns, top_k=args.top_k,
+                        prefix=args.column_prefix, delimiter=args.delimiter, encoding=args.encoding)
+    rate = done["rows"] / max(done["seconds"], 1e-9)
+    err().print(f"{done['rows']:,} rows labelled into {escape(str(done['output']))} in {done['seconds']:.1f} s "
+                f"({rate:,.0f} rows/s)", highlight=False)
+    return 0
+
+
 def _label_text(label: str | list[str]) -> str:
     """A label for a table: a multilabel prediction's labels joined, markup escaped."""
-    from rich.markup import escape
-
     return escape(", ".join(label) if isinstance(label, list) else label)
 
 
 def _preview(text: str | None, width: int = 60) -> str:
-    from rich.markup import escape
-
     if text is None:
         return ""
     flat = " ".join(text.split())
@@ -156,7 +191,7 @@ def _preview(text: str | None, width: int = 60) -> str:
 def add_verbs(verb, add_spec_arguments) -> None:
     """Add the data and model verbs to the CLI's parser."""
     sub = verb("data", cmd_data, "prepare a dataset and print what it holds")
-    sub.add_argument("dataset", nargs="?", default="imdb", help="dataset name (default: imdb)")
+    sub.add_argument("dataset", nargs="?", help="dataset name (default: the spec's, imdb in the default recipe)")
     sub.add_argument("--spec", default=DEFAULT_RECIPE, help=f"spec whose data section to use (default: {DEFAULT_RECIPE})")
     sub.add_argument("--source", help="path or URL of the data (else the dataset's default)")
     sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
@@ -172,20 +207,36 @@ def add_verbs(verb, add_spec_arguments) -> None:
     sub = verb("evaluate", cmd_evaluate, "metrics of a trained run")
     sub.add_argument("run", help="run directory")
     sub.add_argument("--split", choices=["test", "valid"], default="test")
+    sub.add_argument("--input", metavar="FILE", help="score a labelled table (.csv .tsv .jsonl .parquet) instead")
+    _add_table_options(sub, label=True)
     _add_device(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
     sub = verb("predict", cmd_predict, "label texts with a trained run")
     sub.add_argument("run", help="run directory")
-    sub.add_argument("texts", nargs="+", metavar="TEXT", help="texts to label; '-' reads one per line from stdin")
+    sub.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label; '-' reads one per line from stdin")
+    sub.add_argument("--input", metavar="FILE", help="label every row of a table (.csv .tsv .jsonl .parquet, .gz)")
+    sub.add_argument("--output", metavar="FILE", help="where the labelled table goes (format by suffix)")
+    sub.add_argument("--column-prefix", default="", metavar="P",
+                     help="prefix of the columns a prediction adds (label, probability, p_<label>)")
+    _add_table_options(sub, label=False)
     sub.add_argument("--top-k", type=_positive_int, metavar="K",
-                     help="keep the K most probable labels in each answer's probabilities (default: all)")
+                     help="keep the K most probable labels in each answer (default: all)")
     _add_device(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
     from zoo.cli_serve import add_serve_verb
 
     add_serve_verb(verb)
+
+
+def _add_table_options(parser: argparse.ArgumentParser, label: bool) -> None:
+    parser.add_argument("--text-column", dest="text_columns", action="append", metavar="C",
+                        help="the text column (repeat to join several; default: the run's, else 'text')")
+    if label:
+        parser.add_argument("--label-column", metavar="C", help="the label column (default: the run's, else 'label')")
+    parser.add_argument("--delimiter", help="CSV/TSV: the field delimiter (default: by suffix)")
+    parser.add_argument("--encoding", default="utf-8", help="text formats: the file's encoding (default: utf-8)")
 
 
 def _add_device(parser: argparse.ArgumentParser) -> None:

@@ -26,15 +26,18 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
-    """Write ``path`` by calling ``write(file)`` on a temporary sibling, then renaming it."""
+@contextlib.contextmanager
+def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[Any]:
+    """Yield a file open on a temporary sibling of ``path`` that becomes ``path`` only if the
+    block completes; if it raises (or is interrupted) the sibling is removed and ``path`` is left
+    as it was. For writers that produce their content piece by piece (a streamed output table)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as handle:
-            write(handle)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -43,7 +46,13 @@ def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb
             os.unlink(tmp)
         raise
     _fsync_dir(path.parent)
-    return path
+
+
+def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> Path:
+    """Write ``path`` by calling ``write(file)`` on a temporary sibling, then renaming it."""
+    with atomic_file(path, mode) as handle:
+        write(handle)
+    return Path(path)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

@@ -477,7 +477,7 @@ def load_spec(
     """
     where = None
     if isinstance(source, BaseModel):
-        data = source.model_dump(mode="json")
+        data = source.model_dump()  # python values: a DataFrame in the spec stays one
     elif isinstance(source, dict):
         data = source
     else:

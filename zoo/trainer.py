@@ -236,7 +236,7 @@ def _new_run_dir(spec: BaseModel, out: str | Path | None, force: bool, dist: Dis
 
 
 def train(
-    spec: BaseModel | None = None,
+    spec: BaseModel | dict[str, Any] | str | Path | None = None,
     *,
     out: str | Path | None = None,
     resume: str | Path | None = None,
@@ -245,8 +245,9 @@ def train(
     plugins: Plugins | None = None,
     progress: TrainProgress | None = None,
 ) -> dict[str, Any]:
-    """Train ``spec`` into a new run directory (``out``), or continue the run at ``resume``
-    (``overrides`` may extend it: see :mod:`zoo.resume`).
+    """Train ``spec`` (a spec object, or anything :func:`zoo.load_spec` takes) into a new run
+    directory (``out``), or continue the run at ``resume`` (``overrides`` may extend it: see
+    :mod:`zoo.resume`).
 
     Returns the summary that is also written to ``summary.json``.
     """
@@ -256,6 +257,10 @@ def train(
         run_dir, spec, extended = open_resumed(resume, plugins.registry, overrides)
     elif spec is None:
         raise ValueError("train() needs a spec or a run directory to resume")
+    elif not isinstance(spec, BaseModel):
+        from zoo.spec import load_spec
+
+        spec = load_spec(spec, overrides, plugins.registry)
     device = resolve_device(spec.train.device)
     dist = from_environment(device)
     if dist.enabled and device.type == "cuda":

@@ -18,7 +18,8 @@ OFFICIAL_SHA256 = "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d165
 
 
 class ImdbConfig(BaseModel):
-    """IMDB movie reviews (pos = 1, neg = 0) from the Stanford archive or its extracted folder.
+    """IMDB movie reviews from the Stanford archive or its extracted folder: their sentiment
+    (pos = 1, neg = 0) or their star rating (the ``<rating>`` of each ``<id>_<rating>.txt``).
 
     The data come from the spec's ``data.source`` (a path or URL), else the environment variable
     ``ZOO_IMDB_SOURCE``, else the official address (downloaded once into the cache).
@@ -32,6 +33,14 @@ class ImdbConfig(BaseModel):
             "official: the 25,000 training reviews give train and valid (valid_size, seeded, "
             "class-balanced), test = the 25,000 test reviews. random: the tutorial's way, all "
             "50,000 shuffled, half for test, valid_size of the rest for valid."
+        ),
+    )
+    target: Literal["sentiment", "rating"] = Field(
+        "sentiment",
+        description=(
+            "sentiment: neg/pos, from the folder. rating: the stars in each file name "
+            "(<id>_<rating>.txt: 1-4 and 7-10, 8 classes named '1'..'10', in numeric order); "
+            "the validation reviews are then drawn in proportion to the ratings."
         ),
     )
     valid_size: PositiveInt = Field(5000, description="Reviews held out of training for validation.")
@@ -58,5 +67,5 @@ def register_components(registry) -> None:
         "imdb",
         config=ImdbConfig,
         factory="_zoo_builtins.imdb_reader:build",
-        description="IMDB movie reviews, pos/neg, from the Stanford archive or its folder.",
+        description="IMDB movie reviews, pos/neg or star ratings, from the Stanford archive or its folder.",
     )

@@ -5,12 +5,16 @@ Layout: ``aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt``. Accepted sources: 
 ``extract: true``), the extracted ``aclImdb`` folder or the folder that contains it, or an
 ``http(s)``/``file`` URL, downloaded once into the cache and checksummed. Review order is
 deterministic: by split, label (neg, pos) and file name.
+
+``target: rating`` labels each review with the stars in its file name instead (``"1"``..``"10"``,
+those that occur, in numeric order); everything else (sources, order, splits) is the same.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +25,7 @@ from zoo.data.archive import iter_files, safe_extract
 from zoo.data.cache import file_lock, stable_hash
 from zoo.data.download import download, is_url
 from zoo.data.interface import RawSplit
+from zoo.data.sampling import stratified_pick
 from zoo.errors import DataError
 
 ENV = "ZOO_IMDB_SOURCE"
@@ -30,6 +35,10 @@ HINT = (
     "aclImdb/ folder."
 )
 _MEMBER = re.compile(r"^(?:\./)?(?:[^/]+/)?(train|test)/(neg|pos)/([^/]+\.txt)$")
+_RATING = re.compile(r"^[^_]+_(\d+)\.txt$")
+
+#: Reviews of one folder (``(split, neg|pos)``): ``(file name, text)`` sorted by file name.
+Groups = dict[tuple[str, str], list[tuple[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -45,12 +54,14 @@ class Source:
 
 
 class ImdbDataset:
-    """The IMDB reviews; see :class:`_zoo_builtins.imdb.ImdbConfig` for the options."""
+    """The IMDB reviews; see :class:`_zoo_builtins.imdb.ImdbConfig` for the options.
 
-    labels = LABELS
+    ``labels`` are neg, pos; for ``target: rating`` they are the ratings found, set by :meth:`load`.
+    """
 
     def __init__(self, config: ImdbConfig) -> None:
         self.config = config
+        self.labels = list(LABELS) if config.target == "sentiment" else []
 
     # -- where the data is ----------------------------------------------------------------------
 
@@ -113,8 +124,8 @@ class ImdbDataset:
             groups = self._read_folder(Path(src.location))
         return self._split(groups, seed, str(src))
 
-    def _read_folder(self, root: Path) -> dict[tuple[str, str], list[str]]:
-        groups: dict[tuple[str, str], list[str]] = {}
+    def _read_folder(self, root: Path) -> Groups:
+        groups: Groups = {}
         for split in ("train", "test"):
             for label in LABELS:
                 folder = root / split / label
@@ -124,7 +135,7 @@ class ImdbDataset:
                     if entry.name.endswith(".txt") and entry.is_file()
                 )
                 groups[split, label] = [
-                    self._decode(folder / name, _read_bytes(folder / name, self.config.max_review_bytes))
+                    (name, self._decode(folder / name, _read_bytes(folder / name, self.config.max_review_bytes)))
                     for name in names
                 ]
         for split in ("train", "test"):
@@ -135,7 +146,7 @@ class ImdbDataset:
                 )
         return groups
 
-    def _read_archive(self, archive: Path) -> dict[tuple[str, str], list[str]]:
+    def _read_archive(self, archive: Path) -> Groups:
         found: dict[tuple[str, str], list[tuple[str, str]]] = {
             (s, label): [] for s in ("train", "test") for label in LABELS
         }
@@ -152,7 +163,7 @@ class ImdbDataset:
                     f"archive {archive} holds no reviews under aclImdb/{split}/pos or "
                     f"aclImdb/{split}/neg; is it the IMDB archive aclImdb_v1.tar.gz? {HINT}"
                 )
-        return {key: [text for _, text in sorted(items)] for key, items in found.items()}
+        return {key: sorted(items) for key, items in found.items()}
 
     @staticmethod
     def _decode(where: object, data: bytes) -> str:
@@ -166,12 +177,14 @@ class ImdbDataset:
 
     # -- splitting -----------------------------------------------------------------------------
 
-    def _split(self, groups: dict[tuple[str, str], list[str]], seed: int, where: str) -> dict[str, RawSplit]:
-        def part(split: str, labels: list[str]) -> RawSplit:
+    def _split(self, groups: Groups, seed: int, where: str) -> dict[str, RawSplit]:
+        label_of = self._labeller(groups, where)
+
+        def part(split: str, folders: list[str]) -> RawSplit:
             texts, ids = [], []
-            for label in labels:
-                texts += groups[split, label]
-                ids += [LABELS.index(label)] * len(groups[split, label])
+            for folder in folders:
+                texts += [text for _, text in groups[split, folder]]
+                ids += [label_of(split, folder, name) for name, _ in groups[split, folder]]
             return RawSplit(texts, ids)
 
         rng = np.random.default_rng(seed)
@@ -179,7 +192,7 @@ class ImdbDataset:
         if self.config.split == "official":
             train_all, test = part("train", LABELS), part("test", LABELS)
             _check_valid_size(valid_size, len(train_all), where, "training reviews")
-            valid_idx = _stratified_pick(np.asarray(train_all.labels), valid_size, rng)
+            valid_idx = stratified_pick(np.asarray(train_all.labels), valid_size, rng)
             keep = np.ones(len(train_all), bool)
             keep[valid_idx] = False
             return {
@@ -203,8 +216,26 @@ class ImdbDataset:
         }
 
 
+    def _labeller(self, groups: Groups, where: str) -> Callable[[str, str, str], int]:
+        """``label_of(split, folder, file name)``: the label id of a review under ``target``.
+
+        For ``rating`` this also sets :attr:`labels` to the ratings found, in numeric order.
+        """
+        if self.config.target == "sentiment":
+            return lambda split, folder, name: LABELS.index(folder)
+        ratings = {
+            (split, folder, name): _rating(name, f"{where}: {split}/{folder}/{name}")
+            for (split, folder), items in groups.items()
+            for name, _ in items
+        }
+        found = sorted(set(ratings.values()))
+        self.labels = [str(rating) for rating in found]
+        index = {rating: i for i, rating in enumerate(found)}
+        return lambda split, folder, name: index[ratings[split, folder, name]]
+
+
 def build(config: ImdbConfig) -> ImdbDataset:
-    """IMDB movie reviews, pos/neg, from the Stanford archive or its folder."""
+    """IMDB movie reviews, pos/neg or star ratings, from the Stanford archive or its folder."""
     return ImdbDataset(config)
 
 
@@ -275,21 +306,21 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
         raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
+def _rating(name: str, where: str) -> int:
+    """The stars in a review's file name ``<id>_<rating>.txt`` (1 to 10)."""
+    match = _RATING.match(name)
+    rating = int(match.group(1)) if match else 0
+    if not 1 <= rating <= 10:
+        raise DataError(
+            f"{where}: the file name does not end in _<rating>.txt with a rating from 1 to 10 "
+            "(e.g. 123_8.txt), which data.dataset.target: rating reads the label from"
+        )
+    return rating
+
+
 def _check_valid_size(valid_size: int, available: int, where: str, what: str) -> None:
     if valid_size >= available:
         raise DataError(
             f"data.dataset.valid_size is {valid_size}, but {where} has only {available} {what}, "
             "which would leave none for training; lower valid_size"
         )
-
-
-def _stratified_pick(labels: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` random indices with the classes in proportion (largest remainders round)."""
-    classes, counts = np.unique(labels, return_counts=True)
-    exact = n * counts / counts.sum()
-    take = np.floor(exact).astype(int)
-    for i in np.argsort(-(exact - take), kind="stable")[: n - take.sum()]:
-        take[i] += 1
-    order = rng.permutation(len(labels))
-    picked = [order[labels[order] == c][:k] for c, k in zip(classes, take, strict=True)]
-    return np.concatenate(picked)

@@ -25,8 +25,8 @@ from zoo.data.vocab import Vocab
 @dataclass
 class Batch:
     """``ids`` (B, T) int64, zero-padded; ``lengths`` (B,) int64 on the CPU (as
-    ``pack_padded_sequence`` wants); ``labels`` (B,) float32 (-1: unknown); ``index`` (B,) the
-    rows' positions in the split."""
+    ``pack_padded_sequence`` wants); ``labels`` (B,) float32 (-1: unknown), or (B, L) float32
+    multi-hot rows for multi-label data; ``index`` (B,) the rows' positions in the split."""
 
     ids: torch.Tensor
     lengths: torch.Tensor

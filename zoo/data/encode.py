@@ -37,7 +37,8 @@ Tokenizer = Callable[[str], list[str]]
 class EncodedSplit:
     """Token ids of ``n`` texts: ``ids`` (int32, flat), ``offsets`` (int64, n+1), ``labels``.
 
-    ``labels`` are int64 label ids, ``-1`` where unknown (texts encoded for prediction).
+    ``labels`` are int64 label ids, ``-1`` where unknown (texts encoded for prediction); for
+    multi-label data, a multi-hot int8 array of shape ``(n, number of labels)``.
     """
 
     ids: np.ndarray
@@ -47,9 +48,11 @@ class EncodedSplit:
     def __post_init__(self) -> None:
         self.ids = np.ascontiguousarray(self.ids, dtype=np.int32)
         self.offsets = np.ascontiguousarray(self.offsets, dtype=np.int64)
-        self.labels = np.ascontiguousarray(self.labels, dtype=np.int64)
+        labels = np.asarray(self.labels)
+        self.labels = np.ascontiguousarray(labels, dtype=np.int8 if labels.ndim == 2 else np.int64)
         n = len(self.offsets) - 1
-        if n < 0 or len(self.labels) != n or self.offsets[0] != 0 or self.offsets[-1] != len(self.ids):
+        if (n < 0 or self.labels.ndim > 2 or len(self.labels) != n or self.offsets[0] != 0
+                or self.offsets[-1] != len(self.ids)):
             raise ValueError(
                 f"inconsistent EncodedSplit: {len(self.ids)} ids, {len(self.offsets)} offsets, "
                 f"{len(self.labels)} labels"
@@ -57,6 +60,11 @@ class EncodedSplit:
 
     def __len__(self) -> int:
         return len(self.labels)
+
+    @property
+    def multilabel(self) -> bool:
+        """Whether ``labels`` are multi-hot rows (a set of labels per text)."""
+        return self.labels.ndim == 2
 
     @property
     def lengths(self) -> np.ndarray:
@@ -243,10 +251,11 @@ def encode_texts(
 ) -> EncodedSplit:
     """Tokenize ``texts`` and map them through ``vocab`` (prediction, evaluation of new data).
 
-    ``labels`` default to ``-1`` (unknown). Large inputs use worker processes.
+    ``labels`` default to ``-1`` (unknown); ids, or multi-hot rows for multi-label data. Large
+    inputs use worker processes.
     """
     table = tokenize_table(list(texts), tokenizer, workers=workers)
-    label_array = np.full(len(texts), -1, np.int64) if labels is None else np.asarray(labels, np.int64)
+    label_array = np.full(len(texts), -1, np.int64) if labels is None else np.asarray(labels)
     if len(label_array) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(label_array)} labels")
     return EncodedSplit(vocab_mapping(table.tokens, vocab)[table.ids], table.offsets, label_array)

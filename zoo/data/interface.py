@@ -10,17 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
 
 
 @dataclass
 class RawSplit:
-    """The texts of one split and their label ids (indices into :attr:`Dataset.labels`)."""
+    """The texts of one split and their label ids (indices into :attr:`Dataset.labels`).
+
+    For a multi-label dataset each item of ``labels`` is a list of ids (at least one) instead.
+    """
 
     texts: list[str] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)
+    labels: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if len(self.texts) != len(self.labels):
@@ -38,7 +41,8 @@ class RawSplit:
 class Dataset(Protocol):
     """A labelled text dataset split into ``train``, ``valid`` and ``test``.
 
-    - ``labels``: the label names by id, e.g. ``["neg", "pos"]`` (neg = 0, pos = 1).
+    - ``labels``: the label names by id, e.g. ``["neg", "pos"]`` (neg = 0, pos = 1). A dataset
+      that learns its labels from the data may set them in ``load()``; zoo reads them after it.
     - ``fingerprint(source)``: a cheap string that changes whenever the data would (a path with
       its size and modification time, a URL with its checksum); it keys the token cache, so it
       must not read the whole data and must not need the network.
@@ -47,7 +51,10 @@ class Dataset(Protocol):
       cache for anything the dataset downloads or extracts, ``seed`` the spec's ``data.seed`` for
       any random split. Problems the user can fix raise :class:`zoo.errors.DataError`.
 
-    Optionally ``describe(source) -> str``: a human-readable origin for ``zoo data`` output.
+    Optionally ``describe(source) -> str``: a human-readable origin for ``zoo data`` output, and
+    ``multilabel: bool`` (absent: false), read after ``load()``: each text carries a set of
+    labels, and each item of a split's ``labels`` is a list of ids (sorted or not, at least one)
+    rather than one id. zoo stores them as multi-hot rows (see :mod:`zoo.data.prepare`).
     """
 
     labels: list[str]

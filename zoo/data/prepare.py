@@ -8,6 +8,10 @@ as ids into a table of every distinct token; the vocabulary (``min_freq``, ``max
 built from the training split's counts and applied in numpy, which takes a fraction of a second,
 so changing it never re-tokenizes. Entries appear atomically (a crash leaves none), and a lock
 makes concurrent processes (distributed ranks) build an entry once.
+
+Multi-label data (a dataset whose ``multilabel`` attribute is true) are stored as a multi-hot
+``(n, labels)`` int8 array per split and marked in the entry's ``meta.json``; single-label entries
+are exactly what they were before multi-label data existed.
 """
 
 from __future__ import annotations
@@ -42,7 +46,10 @@ class PreparedData:
 
     ``info``: ``dataset``, ``source``, ``cache_path``, ``cache_hit``, ``counts``
     (``{split: {label: n}}``), ``lengths`` (``{split: {mean, p95, max}}`` in tokens),
-    ``vocab_size``, ``timings`` (seconds), ``labels``, ``limit``, ``seed``.
+    ``vocab_size``, ``timings`` (seconds), ``labels``, ``multilabel``, ``limit``, ``seed``.
+
+    ``multilabel``: each text carries a set of labels; the splits' ``labels`` are then multi-hot
+    ``(n, len(labels))`` arrays and ``counts`` say how many texts carry each label.
     """
 
     vocab: Vocab
@@ -107,6 +114,7 @@ def prepare_data(
     timings["total_s"] = time.perf_counter() - started
 
     labels = list(meta["labels"])
+    multilabel = bool(meta.get("multilabel", False))
     info = {
         "dataset": data.dataset.type,
         "source": source,
@@ -117,6 +125,7 @@ def prepare_data(
         "vocab_size": len(vocab),
         "distinct_tokens": len(table_tokens),
         "labels": labels,
+        "multilabel": multilabel,
         "limit": data.limit,
         "seed": data.seed,
         "max_length": data.max_length,
@@ -124,7 +133,7 @@ def prepare_data(
     }
     if hit:  # what building this entry took, the first time
         info["built_timings"] = meta.get("timings", {})
-    return PreparedData(vocab, splits, labels, info)
+    return PreparedData(vocab, splits, labels, info, multilabel)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,6 +157,8 @@ def _read_entry(entry: Path) -> tuple[dict[str, Any], list[str], dict[str, Encod
             return None
         tokens = json.loads((entry / "tokens.json").read_text(encoding="utf-8"))
         splits = {name: EncodedSplit.load(entry / f"{name}.npz") for name in SPLITS}
+        if any(split.multilabel != bool(meta.get("multilabel", False)) for split in splits.values()):
+            raise ValueError("its labels do not match its meta.json")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"zoo: warning: ignoring unreadable data cache {entry} ({exc}); rebuilding", file=sys.stderr)
         return None
@@ -171,13 +182,17 @@ def _build_entry(
         progress.status(f"reading {source}")
         raw = dataset.load(data.source, root, seed=data.seed)
         labels = list(dataset.labels)
-        raw = _checked(raw, labels, data.dataset.type)
+        multilabel = bool(getattr(dataset, "multilabel", False))
+        raw = _checked(raw, labels, data.dataset.type, multilabel)
         if data.limit is not None:
             raw = {
-                name: split.subset(balanced_subset(split.labels, data.limit, data.seed, name).tolist())
+                name: split.subset(
+                    balanced_subset(label_array(split.labels, len(labels), multilabel), data.limit,
+                                    data.seed, name).tolist()
+                )
                 for name, split in raw.items()
             }
-        _check_classes(raw, labels, source)
+        _check_classes(raw, labels, source, multilabel)
         timings["load_s"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -185,12 +200,13 @@ def _build_entry(
         advance = progress.bar("tokenizing", len(texts))
         table = tokenize_table(texts, tokenizer, workers=workers, progress=advance)
         timings["tokenize_s"] = time.perf_counter() - t0
-    splits = _cut(table, raw)
+    splits = _cut(table, raw, len(labels), multilabel)
     meta = {
         "format": CACHE_FORMAT,
         "key": key_data,
         "source": source,
         "labels": labels,
+        **({"multilabel": True} if multilabel else {}),
         "distinct_tokens": len(table.tokens),
         "counts": {name: _counts(splits[name].labels, labels) for name in SPLITS},
         "timings": {name: round(seconds, 3) for name, seconds in timings.items()},
@@ -213,38 +229,66 @@ def _remove_stale(entry: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def _cut(table: TokenTable, raw: dict[str, RawSplit]) -> dict[str, EncodedSplit]:
+def _cut(table: TokenTable, raw: dict[str, RawSplit], n_labels: int, multilabel: bool) -> dict[str, EncodedSplit]:
     sizes = [len(raw[name]) for name in SPLITS]
-    labels = [np.asarray(raw[name].labels, dtype=np.int64) for name in SPLITS]
+    labels = [label_array(raw[name].labels, n_labels, multilabel) for name in SPLITS]
     return dict(zip(SPLITS, table.split(sizes, labels), strict=True))
 
 
-def _checked(raw: Any, labels: list[str], name: str) -> dict[str, RawSplit]:
-    """The dataset's output, validated (a third-party plugin's mistakes get a clear message)."""
+def label_array(labels: list[Any], n_labels: int, multilabel: bool) -> np.ndarray:
+    """A split's labels as stored: int64 ids, or for multi-label data a multi-hot ``(n, n_labels)``
+    int8 array from each text's list of label ids."""
+    if not multilabel:
+        return np.asarray(labels, dtype=np.int64)
+    hot = np.zeros((len(labels), n_labels), dtype=np.int8)
+    rows = np.repeat(np.arange(len(labels)), [len(ids) for ids in labels])
+    hot[rows, np.fromiter((i for ids in labels for i in ids), dtype=np.int64, count=len(rows))] = 1
+    return hot
+
+
+def _checked(raw: Any, labels: list[str], name: str, multilabel: bool = False) -> dict[str, RawSplit]:
+    """The dataset's output, validated (a third-party plugin's mistakes get a clear message).
+
+    Multi-label items become sorted lists of distinct ids; each text needs at least one label.
+    """
     if not isinstance(raw, dict) or set(raw) != set(SPLITS):
         keys = sorted(raw) if isinstance(raw, dict) else type(raw).__name__
         raise DataError(f"dataset '{name}' returned {keys}; expected the splits {', '.join(SPLITS)}")
     out = {}
     for split in SPLITS:
         part = raw[split]
-        texts, ids = list(part.texts), [int(label) for label in part.labels]
+        texts = list(part.texts)
+        try:
+            ids = [_label_set(item) if multilabel else int(item) for item in part.labels]
+        except (TypeError, ValueError):
+            kind = "a list of label ids per text" if multilabel else "one label id per text"
+            raise DataError(f"dataset '{name}', split {split}: labels must be {kind}") from None
         if len(texts) != len(ids):
             raise DataError(f"dataset '{name}', split {split}: {len(texts)} texts but {len(ids)} labels")
-        if any(not 0 <= label < len(labels) for label in ids):
+        flat = [i for item in ids for i in item] if multilabel else ids
+        if any(not 0 <= label < len(labels) for label in flat):
             raise DataError(
                 f"dataset '{name}', split {split}: label ids must be 0..{len(labels) - 1} ({labels})"
             )
+        if multilabel and not all(ids):
+            raise DataError(f"dataset '{name}', split {split}: every text needs at least one label")
         if not all(isinstance(text, str) for text in texts):
             raise DataError(f"dataset '{name}', split {split}: every text must be a str")
         out[split] = RawSplit(texts, ids)
     return out
 
 
-def _check_classes(raw: dict[str, RawSplit], labels: list[str], source: str) -> None:
+def _label_set(item: Any) -> list[int]:
+    if isinstance(item, (str, bytes)):
+        raise TypeError("a multi-label item must be a list of ids")
+    return sorted({int(i) for i in item})
+
+
+def _check_classes(raw: dict[str, RawSplit], labels: list[str], source: str, multilabel: bool = False) -> None:
     for split in SPLITS:
         if not len(raw[split]):
             raise DataError(f"the {split} split of {source} is empty")
-    counts = _counts(np.asarray(raw["train"].labels), labels)
+    counts = _counts(label_array(raw["train"].labels, len(labels), multilabel), labels)
     present = [label for label, n in counts.items() if n]
     if len(present) < 2:
         shown = ", ".join(f"{label}: {n}" for label, n in counts.items())
@@ -259,11 +303,15 @@ def balanced_subset(labels: Any, n: int, seed: int, name: str = "") -> np.ndarra
 
     Each class gets ``n // classes`` (the remainder going to the first classes); a class with
     fewer items gives all it has and the others make up the difference where they can.
+    Multi-label data (a 2-D multi-hot ``labels``) have no classes to balance: they get a plain
+    seeded random subset, which keeps each label's share as it is.
     """
     labels = np.asarray(labels)
     if n >= len(labels):
         return np.arange(len(labels))
     rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+    if labels.ndim == 2:
+        return np.sort(rng.permutation(len(labels))[:n])
     classes = np.unique(labels)
     pools = {c: rng.permutation(np.flatnonzero(labels == c)) for c in classes}
     take = dict.fromkeys(classes, 0)
@@ -290,7 +338,12 @@ def _vocabulary(
 
 
 def _counts(labels: np.ndarray, names: list[str]) -> dict[str, int]:
-    found = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(names))
+    """Texts per label (multi-label: texts carrying each label, so they may sum to more)."""
+    labels = np.asarray(labels)
+    if labels.ndim == 2:
+        found = labels.sum(axis=0, dtype=np.int64)
+    else:
+        found = np.bincount(labels.astype(np.int64), minlength=len(names))
     return {name: int(found[i]) for i, name in enumerate(names)}
 
 
@@ -343,8 +396,17 @@ def _progress(console: Any) -> Iterator[_Progress]:
         yield _Progress(progress)
 
 
+#: Up to this many labels ``zoo data`` shows one column per label; beyond, one row per label.
+WIDE_LABELS = 10
+
+
 def summary_table(prepared: PreparedData) -> Any:
-    """A rich table of what ``zoo data`` found: reviews per split and label, token lengths."""
+    """A rich table of what ``zoo data`` found: texts per split and label, token lengths.
+
+    For multi-label data a label's column counts the texts carrying it; ``total`` is always the
+    number of texts. With many labels, they get a table of their own, one row each.
+    """
+    from rich.console import Group
     from rich.table import Table
 
     info = prepared.info
@@ -352,23 +414,32 @@ def summary_table(prepared: PreparedData) -> Any:
     table = Table(
         title=f"{info['dataset']}: {info['source']}",
         caption=f"cache ({cache}): {info['cache_path']}\nvocabulary: {info['vocab_size']:,} tokens "
-        f"(<pad>, <unk> included) from the training split; {info['timings']['total_s']:.2f} s",
+        f"(<pad>, <unk> included) from the training split; {info['timings']['total_s']:.2f} s"
+        + ("\nmulti-label: a label's column counts the texts that carry it" if prepared.multilabel else ""),
     )
+    wide = len(prepared.labels) <= WIDE_LABELS
     table.add_column("split")
-    for label in prepared.labels:
+    for label in prepared.labels if wide else ["labels present"]:
         table.add_column(label, justify="right")
-    table.add_column("total", justify="right")
-    table.add_column("tokens: mean", justify="right")
-    table.add_column("p95", justify="right")
-    table.add_column("max", justify="right")
+    for column in ("total", "tokens: mean", "p95", "max"):
+        table.add_column(column, justify="right")
     for split, counts in info["counts"].items():
         lengths = info["lengths"][split]
+        present = sum(1 for n in counts.values() if n)
         table.add_row(
             split,
-            *(f"{counts[label]:,}" for label in prepared.labels),
-            f"{sum(counts.values()):,}",
+            *([f"{counts[label]:,}" for label in prepared.labels] if wide else [f"{present:,} of {len(counts):,}"]),
+            f"{len(prepared.splits[split]):,}",
             f"{lengths['mean']:.1f}",
             f"{lengths['p95']:.0f}",
             f"{lengths['max']:,}",
         )
-    return table
+    if wide:
+        return table
+    per_label = Table(title="texts per label")
+    per_label.add_column("label")
+    for split in info["counts"]:
+        per_label.add_column(split, justify="right")
+    for label in prepared.labels:
+        per_label.add_row(label, *(f"{counts[label]:,}" for counts in info["counts"].values()))
+    return Group(table, per_label)
