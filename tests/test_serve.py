@@ -1,8 +1,9 @@
 """``zoo serve``: a real server process on a free loopback port, real HTTP, a tiny made-up run.
 
 One run is trained once for the module. A second run directory is the same model under an
-encoder type from a test plugin that raises on any review of exactly ``MAGIC_LENGTH`` tokens:
-a model that fails on some requests.
+encoder type from a test plugin that raises on any review of exactly ``FAILING_LENGTH`` tokens
+(a model that fails on some requests) and takes a second over one of ``SLOW_LENGTH`` tokens,
+so that a test can hold the inference thread busy while it queues requests behind it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,9 +32,11 @@ from serving import TIME_LIMIT, Server  # noqa: E402
 from zoo.testing import FILLER_WORDS, NEGATIVE_WORDS, POSITIVE_WORDS, smoke_train  # noqa: E402
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-MAGIC_LENGTH = 47
+FAILING_LENGTH, SLOW_LENGTH = 47, 53
 FRAGILE_PLUGIN = f'''
-"""An LSTM encoder that raises on any review of exactly {MAGIC_LENGTH} tokens."""
+"""An LSTM encoder that raises on a review of {FAILING_LENGTH} tokens and is slow on one of {SLOW_LENGTH}."""
+import time
+
 from zoo import hookimpl
 from _zoo_builtins.encoders import RecurrentConfig
 
@@ -44,8 +48,10 @@ def build(config, input_size):
     forward = encoder.forward
 
     def fragile(x, lengths):
-        if bool((lengths == {MAGIC_LENGTH}).any()):
-            raise RuntimeError("fragile encoder: a review of {MAGIC_LENGTH} tokens")
+        if bool((lengths == {FAILING_LENGTH}).any()):
+            raise RuntimeError("fragile encoder: a review of {FAILING_LENGTH} tokens")
+        if bool((lengths == {SLOW_LENGTH}).any()):
+            time.sleep(1.0)
         return forward(x, lengths)
 
     encoder.forward = fragile
@@ -56,6 +62,7 @@ def build(config, input_size):
 def register_components(registry):
     registry.register("encoder", "fragile", config=RecurrentConfig, factory=build)
 '''
+FAILING_TEXT, SLOW_TEXT = " ".join(["ta"] * FAILING_LENGTH), " ".join(["lo"] * SLOW_LENGTH)
 #: Small limits, so that every limit can be reached with small requests.
 LIMITS = ["--max-texts", "8", "--max-chars", "3000", "--max-body-bytes", "30000"]
 
@@ -113,12 +120,33 @@ def fragile(run_dir, tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="module")
-def slow_batches(fragile):
-    """The fragile model behind a batcher that waits a second for each batch to fill, with a
-    queue of 4 texts: requests sent together land in one batch, and the queue can be filled."""
-    with Server(fragile["run"], "--max-wait-ms", "1000", "--max-batch", "16", "--max-queue", "4",
-                env=fragile["env"]) as running:
+def fragile_server(fragile):
+    """The fragile model, batches of 16 texts at most, a queue of 4."""
+    with Server(fragile["run"], "--max-batch", "16", "--max-queue", "4", env=fragile["env"]) as running:
         yield running
+
+
+@contextmanager
+def model_busy(server: Server):
+    """While inside, the inference thread scores the slow text; yields its answer's future."""
+    with ThreadPoolExecutor(1) as pool, server.client() as http:
+        slow = pool.submit(post, http, {"texts": [SLOW_TEXT]})
+        server.wait_until(lambda client: client.get("/ready").json()["scoring"] == 1, "the slow text to be scored")
+        yield slow
+        assert slow.result(TIME_LIMIT).status_code == 200
+
+
+def metric(http, name: str) -> float:
+    return float(re.search(rf"^{name} (\S+)", http.get("/metrics").text, re.M).group(1))
+
+
+def batches(http) -> float:
+    return metric(http, "zoo_batch_texts_count")
+
+
+def queued(count: int):
+    """A ``wait_until`` predicate: ``count`` texts wait in the queue."""
+    return lambda http: metric(http, "zoo_queue_texts") == count
 
 
 def post(client, body, url: str = "/predict") -> httpx.Response:
@@ -172,7 +200,7 @@ def test_top_k_keeps_the_most_probable_labels(client, reference):
 def test_health_ready_info(client, run_dir):
     health = client.get("/health").json()
     assert health["status"] == "ok" and isinstance(health["pid"], int)
-    assert client.get("/ready").json() == {"status": "ready", "waiting": 0}
+    assert client.get("/ready").json() == {"status": "ready", "waiting": 0, "scoring": 0}
     info = client.get("/info").json()
     summary = json.loads((run_dir / "summary.json").read_text())
     run = json.loads((run_dir / "run.json").read_text())
@@ -290,17 +318,15 @@ def test_concurrent_clients_each_get_their_own_answers(server, reference):
         assert same_predictions(answer, expected[first : first + len(items)])
 
 
-def test_requests_that_arrive_together_are_scored_in_one_batch(slow_batches, reference):
-    def batches(http) -> float:
-        return float(re.search(r"^zoo_batch_texts_count (\S+)", http.get("/metrics").text, re.M).group(1))
-
+def test_requests_that_wait_together_are_scored_in_one_batch(fragile_server, reference):
     sent = texts(4, seed=2)
-    with slow_batches.client() as http:
+    with fragile_server.client() as http, ThreadPoolExecutor(4) as pool:
         before = batches(http)
-        with ThreadPoolExecutor(4) as pool:
-            answers = list(pool.map(lambda text: post(http, {"texts": [text]}), sent))
-        assert [a.status_code for a in answers] == [200] * 4
-        assert batches(http) == before + 1
+        with model_busy(fragile_server):
+            futures = [pool.submit(post, http, {"texts": [text]}) for text in sent]
+            fragile_server.wait_until(queued(4), "4 queued texts")
+        answers = [future.result(TIME_LIMIT) for future in futures]
+        assert batches(http) == before + 2  # the slow text's, then the 4 that queued behind it
     for text, answer in zip(sent, answers):
         assert same_predictions(answer.json()["predictions"], reference([text]))
 
@@ -355,29 +381,34 @@ def test_bad_requests_get_a_status_and_a_json_error(client, body, status, fragme
     assert_error(post(client, body), status, fragment)
 
 
-def test_a_full_queue_is_503_with_retry_after(slow_batches):
-    with slow_batches.client() as first, slow_batches.client() as second, ThreadPoolExecutor(1) as pool:
-        filling = pool.submit(post, first, {"texts": texts(4)})  # accepted: the queue was empty
-        slow_batches.wait_until(lambda http: http.get("/ready").status_code == 503, "the queue to fill")
-        refused = post(second, {"texts": ["one more"]})
-        assert_error(refused, 503, "4 texts are waiting", "max_queue")
-        assert refused.headers["retry-after"] == "1"
+def test_a_full_queue_is_503_with_retry_after(fragile_server):
+    with fragile_server.client() as http, ThreadPoolExecutor(1) as pool:
+        with model_busy(fragile_server):
+            filling = pool.submit(post, http, {"texts": texts(4)})
+            fragile_server.wait_until(lambda client: client.get("/ready").status_code == 503, "the queue to fill")
+            refused = post(http, {"texts": ["one more"]})
+            assert_error(refused, 503, "4 texts are waiting", "max_queue")
+            assert refused.headers["retry-after"] == "1"
         assert filling.result(TIME_LIMIT).status_code == 200
-    with slow_batches.client() as http:
         assert http.get("/ready").status_code == 200
 
 
-def test_a_request_the_model_fails_on_is_500_and_the_others_are_answered(slow_batches, reference):
-    boom = " ".join(["ta"] * MAGIC_LENGTH)
+def test_a_request_the_model_fails_on_is_500_and_the_others_are_answered(fragile_server, reference):
     good = texts(2, seed=3)
-    with slow_batches.client() as http, ThreadPoolExecutor(3) as pool:
-        answers = list(pool.map(lambda items: post(http, {"texts": items}), [[good[0]], [good[1], boom], [good[1]]]))
+    with fragile_server.client() as http, ThreadPoolExecutor(3) as pool:
+        before = batches(http)
+        with model_busy(fragile_server):  # so that the three are scored in one batch
+            futures = [pool.submit(post, http, {"texts": items}) for items in ([good[0]], [good[1], FAILING_TEXT],
+                                                                               [good[1]])]
+            fragile_server.wait_until(queued(4), "4 queued texts")
+        answers = [future.result(TIME_LIMIT) for future in futures]
+        assert batches(http) == before + 3  # the slow text's, then the two good requests again, alone
         assert_error(answers[1], 500, "the model failed on this request", "RuntimeError", "fragile encoder")
         for answer, text in ((answers[0], good[0]), (answers[2], good[1])):
             assert answer.status_code == 200
             assert same_predictions(answer.json()["predictions"], reference([text]))
         assert post(http, {"texts": good}).status_code == 200
-    assert "fragile encoder" in slow_batches.stderr  # logged with its traceback
+    assert "fragile encoder" in fragile_server.stderr  # logged with its traceback
 
 
 # --- the page in a real browser -----------------------------------------------------------------------
@@ -425,23 +456,24 @@ def test_the_page_in_a_headless_browser(server, reference, tmp_path):
 # --- lifecycle -----------------------------------------------------------------------------------------
 
 
-def test_sigterm_answers_the_requests_in_flight_then_exits_0(run_dir, reference):
+def test_sigterm_answers_the_requests_in_flight_then_exits_0(fragile, reference):
     sent = texts(3, seed=4)
-    with Server(run_dir, "--max-wait-ms", "1500", "--max-batch", "64") as running:
-        with ThreadPoolExecutor(3) as pool:
+    with Server(fragile["run"], env=fragile["env"]) as running, ThreadPoolExecutor(3) as pool:
+        with model_busy(running) as slow:
+
             def ask(text: str) -> httpx.Response:
                 with running.client() as http:
                     return post(http, {"texts": [text]})
 
             futures = [pool.submit(ask, text) for text in sent]
-            running.wait_until(lambda http: http.get("/ready").json().get("waiting") == 3, "3 queued texts")
+            running.wait_until(queued(3), "3 queued texts")
             running.send(signal.SIGTERM)
-            running.send(signal.SIGTERM)  # a second SIGTERM (impatient supervisor) changes nothing
-            answers = [future.result(TIME_LIMIT) for future in futures]
+            running.send(signal.SIGTERM)  # a second SIGTERM (an impatient supervisor) changes nothing
+            answers = [slow.result(TIME_LIMIT)] + [future.result(TIME_LIMIT) for future in futures]
         assert running.stop() == 0, running.stderr
         with pytest.raises(httpx.ConnectError):
             httpx.get(running.url + "/health", timeout=5)
-    for text, answer in zip(sent, answers):
+    for text, answer in zip([SLOW_TEXT, *sent], answers):
         assert answer.status_code == 200
         assert answer.headers["connection"] == "close"  # so the client does not send more on it
         assert same_predictions(answer.json()["predictions"], reference([text]))
@@ -468,6 +500,15 @@ def test_two_workers_each_load_the_model_and_share_metrics(run_dir, reference):
         assert re.search(r'^zoo_requests_total\{endpoint="/predict",status="200"\} 12\.0', metrics, re.M)
         assert "2 workers" in running.stderr
         assert running.stop() == 0, running.stderr
+
+
+def test_the_cli_starts_without_the_server_packages():
+    """``zoo --help`` and ``zoo list`` build the parser, serve verb included, without FastAPI or torch."""
+    code = ("import sys, zoo.cli; zoo.cli.build_parser(); "
+            "print(sorted(m for m in ('fastapi', 'uvicorn', 'starlette', 'prometheus_client', 'torch') "
+            "if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIME_LIMIT)
+    assert result.stdout.strip() == "[]", result.stderr
 
 
 def test_start_up_errors_are_one_line_and_exit_2(run_dir, fragile, tmp_path):

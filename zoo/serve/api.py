@@ -119,15 +119,16 @@ async def predict(request: Request) -> Response:
     """Label each text: ``{"predictions": [{"label", "probability", "probabilities"}, ...]}`` in order."""
     service = _service(request)
     limits = service.limits
-    body = await _read_body(request, limits)
-    asked = _parse(body)
-    _check_sizes(asked.texts, limits)
-    if not asked.texts:
-        return JSONResponse({"predictions": []})
-    try:
-        future = service.batcher.submit(asked.texts)
-    except QueueFull as exc:
-        return error(503, str(exc), {"Retry-After": str(RETRY_AFTER_S)})
+    with service.batcher.arriving() as submit:
+        body = await _read_body(request, limits)
+        asked = _parse(body)
+        _check_sizes(asked.texts, limits)
+        if not asked.texts:
+            return JSONResponse({"predictions": []})
+        try:
+            future = submit(asked.texts)
+        except QueueFull as exc:
+            return error(503, str(exc), {"Retry-After": str(RETRY_AFTER_S)})
     try:
         logits = await asyncio.wrap_future(future)
     except Exception as exc:  # noqa: BLE001 - the tokenizer or the model failed on this request's texts
@@ -144,12 +145,13 @@ async def health(request: Request) -> dict[str, Any]:
 
 @router.get("/ready", responses={503: ERRORS[503]})
 async def ready(request: Request) -> dict[str, Any]:
-    """Readiness: 200 when a request would be accepted now (loaded, queue not full)."""
-    service = _service(request)
-    if not service.batcher.has_room():
-        raise RequestError(503, f"the queue is full ({service.batcher.waiting} texts waiting)",
+    """Readiness: 200 when a request would be accepted now (loaded, queue not full); ``waiting``:
+    texts queued, ``scoring``: texts of the batch being scored."""
+    batcher = _service(request).batcher
+    if not batcher.has_room():
+        raise RequestError(503, f"the queue is full ({batcher.waiting} texts waiting)",
                            {"Retry-After": str(RETRY_AFTER_S)})
-    return {"status": "ready", "waiting": service.batcher.waiting}
+    return {"status": "ready", "waiting": batcher.waiting, "scoring": batcher.scoring}
 
 
 @router.get("/info")

@@ -3,22 +3,28 @@
 Why: scoring 16 reviews together costs little more than scoring one (the recurrent layers step
 through time once for all of them), so a server that scores each request alone wastes most of
 the CPU under concurrency. Requests are queued with a future each; one thread, off the event
-loop, takes them in arrival order and closes a batch when it holds ``max_batch`` texts or
-``max_wait_ms`` after its first request arrived, then tokenizes and scores the batch's texts
-together (the scorer sorts them by length, see :mod:`zoo.serve.service`) and hands each
-caller the logits of exactly its own texts, in order.
+loop, takes them in arrival order, tokenizes and scores a batch's texts together (the scorer
+sorts them by length, see :mod:`zoo.serve.service`) and hands each caller the logits of
+exactly its own texts, in order.
 
-The queue is bounded (``max_queue`` texts waiting): beyond it :meth:`Batcher.submit` refuses at
+A batch closes when it holds ``max_batch`` texts, or ``max_wait_ms`` after its first request
+arrived, or as soon as no other request is on its way: a request counts as on its way from the
+moment its handler starts reading its body (:meth:`Batcher.arriving`). Waiting for requests
+that nobody is sending would only add latency; while the model is busy, the next batch gathers
+by itself.
+
+The queue is bounded (``max_queue`` texts waiting): beyond it a submission is refused at
 once, so overload is shed instead of growing everyone's latency. A batch whose scoring raises
 is scored again request by request, so only the request that fails gets the error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +61,8 @@ class Batcher:
         self._on_queue_change = on_queue_change
         self._jobs: deque[_Job] = deque()
         self._waiting = 0  # texts in _jobs
+        self._arriving = 0  # requests announced by arriving() and not yet submitted
+        self._scoring = 0  # texts of the batch being scored
         self._condition = threading.Condition()
         self._closing = False
         self._thread = threading.Thread(target=self._loop, name="zoo-serve-batcher", daemon=True)
@@ -74,10 +82,38 @@ class Batcher:
         """Whether a one-text request would be accepted now."""
         return not self._closing and self._waiting < self._limits.max_queue
 
-    def submit(self, texts: list[str]) -> Future:
-        """Queue the texts; the future gets their logits, or the exception scoring them raised."""
+    @property
+    def scoring(self) -> int:
+        """Texts of the batch being scored now."""
+        return self._scoring
+
+    @contextlib.contextmanager
+    def arriving(self) -> Iterator[Callable[[list[str]], Future]]:
+        """A request on its way: while its body is read and checked, batches wait for it (up to
+        ``max_wait_ms``). Yields ``submit(texts)``, which queues the texts and returns a future
+        of their logits (or of the exception scoring them raised), or raises :class:`QueueFull`."""
+        with self._condition:
+            self._arriving += 1
+        submitted = False
+
+        def submit(texts: list[str]) -> Future:
+            nonlocal submitted
+            submitted = True
+            return self._submit(texts)
+
+        try:
+            yield submit
+        finally:
+            if not submitted:
+                with self._condition:
+                    self._arriving -= 1
+                    self._condition.notify()
+
+    def _submit(self, texts: list[str]) -> Future:
         job = _Job(texts)
         with self._condition:
+            self._arriving -= 1
+            self._condition.notify()
             if self._closing:
                 raise QueueFull("the server is shutting down")
             if self._waiting and self._waiting + len(texts) > self._limits.max_queue:
@@ -105,7 +141,7 @@ class Batcher:
             self._on_queue_change(self._waiting)
 
     def _next_batch(self) -> list[_Job] | None:
-        """Wait for the next batch: ``max_batch`` texts, or ``max_wait_ms`` after its first arrival."""
+        """Wait for the next batch (see the module docstring for when it closes)."""
         limits = self._limits
         with self._condition:
             while not self._jobs:
@@ -113,7 +149,7 @@ class Batcher:
                     return None
                 self._condition.wait()
             deadline = self._jobs[0].arrived + limits.max_wait_ms / 1000
-            while self._waiting < limits.max_batch and not self._closing:
+            while self._waiting < limits.max_batch and self._arriving and not self._closing:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -130,7 +166,10 @@ class Batcher:
     def _loop(self) -> None:
         while (batch := self._next_batch()) is not None:
             # a caller that went away (its future cancelled) is not scored
-            self._run([job for job in batch if job.future.set_running_or_notify_cancel()])
+            jobs = [job for job in batch if job.future.set_running_or_notify_cancel()]
+            self._scoring = sum(len(job.texts) for job in jobs)
+            self._run(jobs)
+            self._scoring = 0
 
     def _run(self, jobs: list[_Job]) -> None:
         if not jobs:
