@@ -2,7 +2,7 @@
 
     python benchmarks/serve_load.py runs/recipes/imdb-lstm [--requests 2000] [--json results.json]
 
-For each setting (the defaults, then ``--max-batch 1``: batching off) the server is started
+For each setting (the defaults; ``--max-batch 1``: batching off; ``--workers 2``) the server is started
 on loopback in its own process and warmed up; then, for each concurrency C, C clients on
 keep-alive connections send ``--requests`` requests in all, one test-split review each (the
 reviews in a fixed shuffled order, read from the run's data source with zoo's own data code,
@@ -32,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from predict_throughput import offline_throughput, read_test_reviews  # noqa: E402
 
 CONCURRENCY = (1, 8, 32, 128)
-SETTINGS = {"batching (defaults)": [], "batching off (--max-batch 1)": ["--max-batch", "1"]}
+SETTINGS = {"batching (defaults)": [], "batching off (--max-batch 1)": ["--max-batch", "1"],
+            "batching, 2 workers (--workers 2)": ["--workers", "2"]}
 WARM_UP = 200
 LENGTH = re.compile(rb"content-length: *(\d+)", re.I)
 

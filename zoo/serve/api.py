@@ -119,14 +119,14 @@ async def predict(request: Request) -> Response:
     """Label each text: ``{"predictions": [{"label", "probability", "probabilities"}, ...]}`` in order."""
     service = _service(request)
     limits = service.limits
-    with service.batcher.arriving() as submit:
+    with service.batcher.arriving() as arrival:
         body = await _read_body(request, limits)
         asked = _parse(body)
         _check_sizes(asked.texts, limits)
         if not asked.texts:
             return JSONResponse({"predictions": []})
         try:
-            future = submit(asked.texts)
+            future = arrival.submit(asked.texts)
         except QueueFull as exc:
             return error(503, str(exc), {"Retry-After": str(RETRY_AFTER_S)})
     try:
@@ -182,19 +182,17 @@ async def _read_body(request: Request, limits: Limits) -> bytes:
     if declared.isdigit() and int(declared) > limits.max_body_bytes:
         raise too_large
 
-    async def read() -> bytes:
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limits.max_body_bytes:
-                raise too_large
-            chunks.append(chunk)
-        return b"".join(chunks)
-
+    chunks, size = [], 0
     try:
-        return await asyncio.wait_for(read(), limits.body_timeout_s)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(limits.body_timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limits.max_body_bytes:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError:
         raise RequestError(408, f"the request body did not arrive within {limits.body_timeout_s:g} s") from None
+    return b"".join(chunks)
 
 
 def _parse(body: bytes) -> PredictRequest:

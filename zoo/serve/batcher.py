@@ -20,11 +20,10 @@ is scored again request by request, so only the request that fails gets the erro
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +47,29 @@ class _Job:
     texts: list[str]
     future: Future = field(default_factory=Future)
     arrived: float = field(default_factory=time.monotonic)
+
+
+class Arrival:
+    """A request announced to the batcher (see :meth:`Batcher.arriving`); a plain class rather
+    than a generator-based context manager, because it is entered for every request."""
+
+    def __init__(self, batcher: Batcher) -> None:
+        self._batcher = batcher
+        self._pending = True
+
+    def __enter__(self) -> Arrival:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self._pending:  # never submitted (a bad request): no longer on its way either
+            self._pending = False
+            self._batcher._arrived()
+
+    def submit(self, texts: list[str]) -> Future:
+        """Queue the texts: a future of their logits (or of the exception scoring them raised).
+        Raises :class:`QueueFull` when the queue cannot take them."""
+        self._pending = False
+        return self._batcher._submit(texts)
 
 
 class Batcher:
@@ -87,29 +109,20 @@ class Batcher:
         """Texts of the batch being scored now."""
         return self._scoring
 
-    @contextlib.contextmanager
-    def arriving(self) -> Iterator[Callable[[list[str]], Future]]:
+    def arriving(self) -> Arrival:
         """A request on its way: while its body is read and checked, batches wait for it (up to
-        ``max_wait_ms``). Yields ``submit(texts)``, which queues the texts and returns a future
-        of their logits (or of the exception scoring them raised), or raises :class:`QueueFull`."""
+        ``max_wait_ms``). Use it as a context manager; its ``submit(texts)`` queues the texts."""
         with self._condition:
             self._arriving += 1
-        submitted = False
+        return Arrival(self)
 
-        def submit(texts: list[str]) -> Future:
-            nonlocal submitted
-            submitted = True
-            return self._submit(texts)
-
-        try:
-            yield submit
-        finally:
-            if not submitted:
-                with self._condition:
-                    self._arriving -= 1
-                    self._condition.notify()
+    def _arrived(self) -> None:
+        with self._condition:
+            self._arriving -= 1
+            self._condition.notify()
 
     def _submit(self, texts: list[str]) -> Future:
+        """Queue an announced request's texts (no longer on its way, whether queued or refused)."""
         job = _Job(texts)
         with self._condition:
             self._arriving -= 1
