@@ -502,6 +502,30 @@ def test_two_workers_each_load_the_model_and_share_metrics(run_dir, reference):
         assert running.stop() == 0, running.stderr
 
 
+def test_a_started_worker_freezes_what_it_loaded_and_drains_on_signals():
+    """zoo serve's start hook: gc.freeze() (a full collection over torch's objects stalled every
+    request for a quarter second), and SIGTERM/SIGINT mark the service draining, then run the
+    handler that was in place (uvicorn's)."""
+    import gc
+    from types import SimpleNamespace
+
+    from zoo.serve.server import _started
+
+    calls = []
+    before = {sig: signal.signal(sig, lambda number, frame: calls.append(number))
+              for sig in (signal.SIGINT, signal.SIGTERM)}
+    service = SimpleNamespace(draining=False)
+    try:
+        _started(service)
+        assert gc.get_freeze_count() > 10_000
+        signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)
+        assert service.draining and calls == [signal.SIGTERM]
+    finally:
+        gc.unfreeze()
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def test_the_cli_starts_without_the_server_packages():
     """``zoo --help`` and ``zoo list`` build the parser, serve verb included, without FastAPI or torch."""
     code = ("import sys, zoo.cli; zoo.cli.build_parser(); "
