@@ -82,8 +82,7 @@ def create_app(run: str | Path, limits: Limits | None = None, *, classifier: Any
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _internal_error)
-    app.add_middleware(MeasuredMiddleware, metrics=service.metrics)
-    app.add_middleware(ClosingMiddleware, service=service)
+    app.add_middleware(AnswerMiddleware, service=service)
     return app
 
 
@@ -249,41 +248,12 @@ async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
     return error(500, f"internal error: {type(exc).__name__}")
 
 
-# --- metrics of every request --------------------------------------------------------------------
+# --- every answer ------------------------------------------------------------------------------
 
 
-class MeasuredMiddleware:
-    """Counts every HTTP answer by endpoint and status and times it (plain ASGI: cheap)."""
-
-    def __init__(self, app: Any, metrics: Any) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        status = 500
-
-        async def sending(message: dict) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        finally:
-            path, root = scope["path"], scope.get("root_path", "")
-            path = (path[len(root):] if root and path.startswith(root) else path) or "/"
-            endpoint = path if path in ENDPOINTS else "other"
-            self.metrics.requests.labels(endpoint, str(status)).inc()
-            self.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
-
-
-class ClosingMiddleware:
-    """Once the server is shutting down, every answer says ``Connection: close``.
+class AnswerMiddleware:
+    """Every HTTP answer passes here (plain ASGI: cheap): it is counted by endpoint and status
+    and timed, and once the server is shutting down it says ``Connection: close``.
 
     uvicorn closes each kept-alive connection after its last answer without saying so, and a
     client that sends its next request in the meantime gets a reset instead of an answer;
@@ -298,10 +268,23 @@ class ClosingMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        start = time.perf_counter()
+        status = 500
 
         async def sending(message: dict) -> None:
-            if message["type"] == "http.response.start" and self.service.draining:
-                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if self.service.draining:
+                    message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 
-        await self.app(scope, receive, sending)
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            path, root = scope["path"], scope.get("root_path", "")
+            path = (path[len(root):] if root and path.startswith(root) else path) or "/"
+            endpoint = path if path in ENDPOINTS else "other"
+            metrics = self.service.metrics
+            metrics.requests.labels(endpoint, str(status)).inc()
+            metrics.latency.labels(endpoint).observe(time.perf_counter() - start)

@@ -24,6 +24,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from zoo.errors import ZooError
 from zoo.serve.limits import Limits
@@ -86,7 +87,7 @@ def app_from_environment() -> Any:
 
 def _started(service: Any) -> None:
     """Once a worker's model is loaded: mark the service draining when SIGTERM or SIGINT arrives
-    (see ``ClosingMiddleware``), and take everything loaded so far out of the garbage
+    (see ``AnswerMiddleware``), and take everything loaded so far out of the garbage
     collector's sight. Those 200,000 objects (torch, FastAPI, the model) live as long as the
     process, and a full collection walking them took about 0.27 s on the 2-core benchmark
     machine, which every request in flight waited for."""
@@ -172,15 +173,9 @@ def _worker_environment(run: str | Path, limits: Limits, threads: int, plugin_mo
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         metrics_dir = tempfile.mkdtemp(prefix="zoo-serve-metrics-")
         values["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    before = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
     try:
-        yield
+        with mock.patch.dict(os.environ, values):
+            yield
     finally:
-        for key, value in before.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         if metrics_dir:
             shutil.rmtree(metrics_dir, ignore_errors=True)

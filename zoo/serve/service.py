@@ -40,7 +40,7 @@ class Service:
         self.metrics = ServeMetrics(limits.max_batch)
         self.batcher: Batcher | None = None
         self.info: dict[str, Any] = {}
-        #: Set when the server starts shutting down (see :class:`zoo.serve.api.ClosingMiddleware`).
+        #: Set when the server starts shutting down (see :class:`zoo.serve.api.AnswerMiddleware`).
         self.draining = False
 
     @property
