@@ -52,8 +52,9 @@ def serve(run: str | Path, *, host: str = "127.0.0.1", port: int = 8000, workers
     classifier = load(run)  # a run that cannot be served fails here, before anything listens
     listener = _listen(host, port)
     _configure_logging()
-    # h11, not httptools even where it is installed: h11 bounds a request's headers (16 KiB),
-    # httptools takes headers of any size, so one client could fill the memory
+    # h11, not httptools even where it is installed: h11 bounds what it buffers of a request's
+    # headers (a megabyte of them is refused), httptools takes any amount, so one client could
+    # fill the memory
     common: dict[str, Any] = {"http": "h11", "log_config": None, "log_level": "warning", "access_log": False,
                               "lifespan": "on"}
     print(_startup_line(listener, run, classifier, threads, workers, limits), file=sys.stderr, flush=True)
