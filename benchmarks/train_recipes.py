@@ -26,6 +26,8 @@ from zoo.io import atomic_write_json
 from zoo.spec import RECIPES_DIR
 
 RESULTS = RECIPES_DIR / "results.json"
+#: Test figures recorded beside accuracy, where the task has them.
+EXTRA_METRICS = ("roc_auc", "macro_f1", "mean_absolute_error", "accuracy_within_1")
 
 
 def main() -> None:
@@ -46,11 +48,15 @@ def main() -> None:
         label = args.label or name
         summary = zoo.train(spec, out=Path(args.out) / label.replace(" ", "-"), force=True)
         overrides = "".join(f" --set {o}" for o in args.overrides)
+        test = summary["test"]
         results[label] = {
             "recipe": name,
             "overrides": args.overrides,
-            "test_accuracy": round(summary["test"]["accuracy"], 4),
-            "test_roc_auc": round(summary["test"]["roc_auc"], 4),
+            "task": summary["task"],
+            "test_accuracy": round(test["accuracy"], 4),
+            **{f"test_{key}": round(test[key], 4) for key in EXTRA_METRICS if test.get(key) is not None},
+            **({"test_majority_class_accuracy": round(max(map(sum, test["confusion"])) / test["count"], 4)}
+               if summary["task"] == "multiclass" else {}),
             "epochs": summary["epochs_run"],
             "best_epoch": summary["best_epoch"],
             "train_seconds_per_epoch": round(summary["train_seconds_per_epoch"], 1),

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import io
+import os
 import tarfile
 from pathlib import Path
 
 import pytest
+
+from plugin_packages import FOREIGN_PLUGINS
+
+# Isolate the suite from the zoo plugins installed where it runs (see plugin_packages).
+os.environ["ZOO_DISABLE_PLUGINS"] = ",".join(sorted(FOREIGN_PLUGINS))
+for _setting in ("ZOO_PLUGINS", "ZOO_STRICT_PLUGINS"):
+    os.environ.pop(_setting, None)
 
 GROUPS = [(split, label) for split in ("train", "test") for label in ("neg", "pos")]
 

@@ -57,3 +57,32 @@ def test_recipes_and_plugins():
     assert builtin["builtin-metrics-log"]["hooks"] == ["on_epoch_end", "on_run_start"]
     shown = json.loads(run_zoo("plugins", "--json").stdout)
     assert [p for p in shown if p["builtin"]] == []  # built-ins hidden by default
+
+
+def test_data_prepares_the_dataset_of_a_spec_or_the_one_named(tmp_path):
+    from plugin_packages import LINES_PLUGIN, make_distribution, write_lines_data
+    from zoo.testing import write_imdb_folder
+
+    site = make_distribution(tmp_path / "site", "zoo-lines", "1.0", {"zoo_lines": LINES_PLUGIN}, {"lines": "zoo_lines"})
+    lines = write_lines_data(tmp_path / "lines", per_label=5)
+    env = {"ZOO_CACHE_DIR": str(tmp_path / "cache")}
+    spec = tmp_path / "lines.yaml"
+    spec.write_text(f"data:\n  dataset: lines\n  source: {lines}\n")
+
+    def data(*args: str) -> dict:
+        result = run_zoo("data", *args, "--json", site=site, env=env)
+        assert result.returncode == 0, result.stderr.decode()
+        return json.loads(result.stdout)
+
+    from_spec = data("--spec", str(spec))  # the spec's dataset, not the default recipe's imdb
+    assert (from_spec["dataset"], from_spec["counts"]["test"]) == ("lines", {"neg": 5, "pos": 5})
+    named = data("lines", "--source", str(lines))  # the default recipe's imdb fields do not follow
+    assert named["counts"] == from_spec["counts"]
+
+    imdb = write_imdb_folder(tmp_path / "imdb", per_label=6)
+    spec.write_text("data:\n  dataset: {type: imdb, valid_size: 4}\n  limit: 8\n")
+    kept = data("imdb", "--spec", str(spec), "--source", str(imdb), "--set", "data.seed=2")
+    assert (kept["counts"]["valid"], kept["limit"], kept["seed"]) == ({"neg": 2, "pos": 2}, 8, 2)
+    wrong = run_zoo("data", "--spec", str(spec), "--set", "data.dataset.splt=x", site=site, env=env)
+    assert wrong.returncode == 2
+    assert "did you mean 'split'?" in wrong.stderr.decode() and "(from --set data.dataset.splt=x)" in wrong.stderr.decode()

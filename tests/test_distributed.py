@@ -17,6 +17,7 @@ import sys
 
 import pytest
 
+from plugin_packages import plugin_env
 from test_training import SMALL, metrics, train  # noqa: F401 - the shared small recipe and fixture
 from test_training import env  # noqa: F401
 
@@ -28,15 +29,11 @@ def free_port() -> int:
 
 
 def test_two_processes_learn_like_one(env, tmp_path):  # noqa: F811 - pytest fixture
-    import os
-
     single = tmp_path / "single"
     assert train(env, single, extra_env={"OMP_NUM_THREADS": "1"}).returncode == 0
 
     double = tmp_path / "double"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
-    full_env.update(env)
-    full_env["OMP_NUM_THREADS"] = "1"
+    full_env = plugin_env(env={**env, "OMP_NUM_THREADS": "1"})
     result = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
          f"--master_port={free_port()}", "-m", "zoo", "train", "imdb-lstm", *SMALL, "--out", str(double)],

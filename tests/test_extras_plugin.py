@@ -6,7 +6,6 @@ evaluate, predict, zoo.load; plus the CNN encoder's padding invariance and the p
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plugin_packages import run_zoo
+from plugin_packages import plugin_env, run_zoo
 from zoo.testing import NEGATIVE_WORDS, POSITIVE_WORDS, write_imdb_folder
 
 EXTRAS = Path(__file__).resolve().parents[1] / "examples" / "zoo-extras"
@@ -65,8 +64,7 @@ def test_zoo_list_shows_its_components_with_distribution_and_version(extras):
 def test_registration_does_not_import_torch(extras):
     site, _ = extras
     code = "import sys, zoo.plugins; r = zoo.plugins.get_registry(); r.get('encoder', 'textcnn'); print('torch' in sys.modules)"
-    env = {**os.environ, "PYTHONPATH": str(site)}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, check=True)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, env=plugin_env(site), check=True)
     assert result.stdout.strip() == b"False"
 
 
@@ -157,7 +155,7 @@ def test_a_spec_using_all_three_trains_evaluates_predicts_and_reloads(extras, tm
             "print(json.dumps([c.spec.model.encoder.type, c.spec.model.head.type, c.spec.tokenizer.type, "
             "c.predict(sys.argv[2:])]))")
     loaded = subprocess.run([sys.executable, "-c", code, str(run), *texts[:2]], capture_output=True,
-                            env={**os.environ, **env, "PYTHONPATH": str(site)})
+                            env=plugin_env(site, env))
     assert loaded.returncode == 0, loaded.stderr.decode()
     encoder, head, tokenizer, answers = json.loads(loaded.stdout)
     assert (encoder, head, tokenizer) == ("textcnn", "highway", "char-ngrams")
@@ -229,10 +227,8 @@ def test_textcnn_matches_a_hand_computed_wide_convolution(extras_registry):
 def test_the_packages_own_tests_pass_against_the_installed_distribution(extras):
     """Its tests (which use zoo.testing) run from its source copy against the installed package."""
     site, source = extras
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
-    env["PYTHONPATH"] = str(site)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=source, capture_output=True, env=env, timeout=300,
+        cwd=source, capture_output=True, env=plugin_env(site), timeout=300,
     )
     assert result.returncode == 0, result.stdout.decode()[-3000:] + result.stderr.decode()[-2000:]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from plugin_packages import CNN_PLUGIN, make_distribution, run_zoo
+from plugin_packages import CNN_PLUGIN, make_distribution, plugin_env, run_zoo
 
 
 def components(result) -> dict[tuple[str, str], dict]:
@@ -131,3 +134,84 @@ def test_a_module_loads_as_a_plugin_without_installing(tmp_path, how):
     else:
         result = run_zoo("-p", "devplug", "list", "--json", env=env)
     assert components(result)[("encoder", "bag")]["plugin"] == "devplug"
+    shown = run_zoo("-p", "devplug", "show", "bag", env={**env, "COLUMNS": "200"}).stdout.decode()
+    assert "encoder 'bag' from plugin devplug (not installed)" in shown
+
+
+def test_an_isolated_plugin_keeps_none_of_its_lifecycle_hooks(tmp_path, monkeypatch):
+    source = CNN_PLUGIN.replace(
+        'registry.register("encoder", "bag", config=BagConfig, factory=build_bag)',
+        'registry.register("encoder", "bag", config=BagConfig, factory=build_bag)\n    raise ValueError("half-way")',
+    ) + "".join(
+        f"\n\n@hookimpl\ndef {hook}():\n    raise RuntimeError('the isolated plugin ran {hook}')\n"
+        for hook in ("on_run_start", "on_epoch_end", "on_checkpoint_saved", "on_run_end")
+    )
+    (tmp_path / "half_hooks.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from zoo.plugins import load_plugins
+    from zoo.testing import smoke_train
+
+    plugins = load_plugins(("half_hooks",))
+    [failure] = [p for p in plugins.failures() if p.info.name == "half_hooks"]
+    assert "register_components failed: ValueError: half-way" in failure.error
+    tiny = {"model": {"embedding": {"dim": 4}, "encoder": {"type": "gru", "hidden_size": 4}, "head": "linear"}}
+    assert smoke_train(tiny, tmp_path / "smoke", per_label=8, plugins=plugins)["epochs_run"] == 1
+
+
+@pytest.mark.parametrize("how", ["env", "flag"])
+def test_the_console_script_finds_a_plugin_module_in_the_current_folder(tmp_path, how):
+    """``zoo -p MODULE`` from MODULE's folder, as ``python -m`` would find it (no PYTHONPATH)."""
+    script = Path(sys.executable).with_name("zoo")
+    if not script.exists():
+        pytest.skip(f"the zoo console script is not installed next to {sys.executable}")
+    (tmp_path / "devplug_here.py").write_text(CNN_PLUGIN)
+    env = plugin_env(env={"ZOO_PLUGINS": "devplug_here"} if how == "env" else {})
+    env.pop("PYTHONPATH", None)
+    args = ["list", "--json"] if how == "env" else ["-p", "devplug_here", "list", "--json"]
+    result = subprocess.run([str(script), *args], cwd=tmp_path, env=env, capture_output=True, timeout=120)
+    assert components(result)[("encoder", "bag")]["plugin"] == "devplug_here"
+
+
+NOISY_PLUGIN = '''
+import os
+import subprocess
+import sys
+
+from zoo import hookimpl
+
+print("noisy: imported")
+
+
+@hookimpl
+def register_components(registry):
+    print("noisy: registering")
+
+
+@hookimpl
+def on_epoch_end(epoch):
+    print(f"noisy: epoch {epoch}")
+    os.write(1, b"noisy: straight to file descriptor 1\\\\n")
+    subprocess.run([sys.executable, "-c", "print('noisy: from a child process')"], check=True)
+'''
+
+
+def test_printing_plugins_cannot_corrupt_json_output(tmp_path):
+    from zoo.testing import write_imdb_folder
+
+    site = make_distribution(tmp_path / "site", "zoo-noisy", "1.0", {"zoo_noisy": NOISY_PLUGIN}, {"noisy": "zoo_noisy"})
+    listed = run_zoo("list", "--json", site=site)
+    assert ("encoder", "lstm") in components(listed)  # parses: the prints went elsewhere
+    assert b"noisy: imported" in listed.stderr and b"noisy: registering" in listed.stderr
+    assert json.loads(run_zoo("schema", site=site).stdout)["title"] == "Spec"
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text("data: {dataset: {type: imdb, valid_size: 6}}\n"
+                    "model: {embedding: {dim: 4}, encoder: {type: gru, hidden_size: 4}, head: linear}\n"
+                    "train: {epochs: 2, batch_size: 8}\n")
+    env = {"ZOO_IMDB_SOURCE": str(write_imdb_folder(tmp_path / "data", per_label=8)),
+           "ZOO_CACHE_DIR": str(tmp_path / "cache")}
+    trained = run_zoo("train", str(spec), "--out", str(tmp_path / "run"), "--json", site=site, env=env)
+    assert trained.returncode == 0, trained.stderr.decode()
+    assert json.loads(trained.stdout)["epochs_run"] == 2
+    for line in (b"noisy: epoch 2", b"noisy: straight to file descriptor 1", b"noisy: from a child process"):
+        assert line in trained.stderr

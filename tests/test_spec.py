@@ -83,6 +83,9 @@ def test_misspelt_field_gets_its_path_and_the_valid_fields():
     [(path, message)] = problems({"model": {"encoder": {"type": "lstm", "hiden_size": 3}}})
     assert path == "model.encoder.hiden_size"
     assert message.startswith("unknown field; did you mean 'hidden_size'? Valid fields: hidden_size, num_layers")
+    [(path, message)] = problems({"train": {"optimizer": {"name": "adam", "xyzzy": 1}}})
+    assert (path, message) == ("train.optimizer.xyzzy",
+                               "unknown field; valid fields: name, lr, weight_decay, momentum, betas")
 
 
 def test_every_problem_is_reported_at_once():

@@ -16,6 +16,7 @@ from typing import Any
 
 from zoo import __version__
 from zoo.errors import ZooError
+from zoo.hookspecs import KINDS
 
 Command = Callable[[argparse.Namespace], int | None]
 
@@ -54,11 +55,15 @@ def cmd_list(args: argparse.Namespace) -> None:
     if args.json:
         print_json(rows)
         return
+    from rich.markup import escape
+
     out().print(
         table(
             "Registered components",
             ["kind", "name", "plugin", "from", "description"],
-            [[r["kind"], r["name"], r["plugin"], str(c.plugin), r["description"]] for r, c in zip(rows, components)],
+            # a plugin's text is shown as written, "[brackets]" included, never read as markup
+            [[r["kind"], r["name"], r["plugin"], str(c.plugin), escape(r["description"])]
+             for r, c in zip(rows, components)],
         )
     )
 
@@ -131,14 +136,17 @@ def cmd_show(args: argparse.Namespace) -> None:
         print_json({"kind": component.kind, "name": component.name, "plugin": component.plugin.name,
                     "description": component.description, "fields": rows})
         return
-    out().print(f"[bold]{component.kind} '{component.name}'[/] from plugin {component.plugin.name} "
-                f"({component.plugin})\n{component.description}")
+    from rich.markup import escape
+
+    out().print(f"[bold]{component.kind} '{component.name}'[/] from plugin {escape(component.plugin.name)} "
+                f"({escape(str(component.plugin))})\n{escape(component.description)}")
     out().print(
         table(
             None,
             ["field", "type", "default", "constraints", "description"],
-            [[r["field"], r["type"], "(required)" if r["required"] else json.dumps(r["default"]),
-              ", ".join(f"{k}={v}" for k, v in r["constraints"].items()), r["description"]] for r in rows],
+            [[r["field"], escape(r["type"]), "(required)" if r["required"] else escape(json.dumps(r["default"])),
+              escape(", ".join(f"{k}={v}" for k, v in r["constraints"].items())), escape(r["description"])]
+             for r in rows],
         )
     )
 
@@ -257,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"zoo {__version__}")
     parser.add_argument(
         "-p", "--plugin", dest="plugins", action="append", default=[], metavar="MODULE",
-        help="load MODULE as a plugin without installing it (repeatable; also ZOO_PLUGINS=a,b)",
+        help="load MODULE as a plugin without installing it, from the current folder or the path "
+        "(repeatable; also ZOO_PLUGINS=a,b)",
     )
     verbs = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -267,14 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     sub = verb("list", cmd_list, "list registered components")
-    sub.add_argument("--kind", choices=["tokenizer", "dataset", "encoder", "head"])
+    sub.add_argument("--kind", choices=KINDS)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
     sub = verb("show", cmd_show, "show one component's config fields")
     sub.add_argument("name", help="component name, or KIND/NAME when several kinds share it")
     sub.add_argument("--json", action="store_true", help="print JSON")
 
-    verb("schema", cmd_schema, "print the JSON Schema of the spec")
+    verb("schema", cmd_schema, "print the JSON Schema of the spec").set_defaults(json=True)
 
     sub = verb("validate", cmd_validate, "check a spec file and report every problem")
     _add_spec_arguments(sub)
@@ -309,7 +318,12 @@ def main(argv: list[str] | None = None) -> int:
             from zoo.plugins import add_plugin_modules
 
             add_plugin_modules(args.plugins)
-        return args.func(args) or 0
+        if not getattr(args, "json", False):
+            return args.func(args) or 0
+        from zoo.console import json_only_stdout
+
+        with json_only_stdout():  # whatever plugins print, stdout holds the JSON alone
+            return args.func(args) or 0
     except ZooError as exc:
         from rich.markup import escape
 

@@ -191,10 +191,13 @@ def _preview(text: str | None, width: int = 60) -> str:
 def add_verbs(verb, add_spec_arguments) -> None:
     """Add the data and model verbs to the CLI's parser."""
     sub = verb("data", cmd_data, "prepare a dataset and print what it holds")
-    sub.add_argument("dataset", nargs="?", help="dataset name (default: the spec's, imdb in the default recipe)")
-    sub.add_argument("--spec", default=DEFAULT_RECIPE, help=f"spec whose data section to use (default: {DEFAULT_RECIPE})")
-    sub.add_argument("--source", help="path or URL of the data (else the dataset's default)")
-    sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE")
+    sub.add_argument("dataset", nargs="?", metavar="DATASET",
+                     help="a dataset name, with its defaults, in place of the spec's dataset")
+    sub.add_argument("--spec", default=DEFAULT_RECIPE,
+                     help=f"spec (file or recipe) whose data section to use (default: {DEFAULT_RECIPE})")
+    sub.add_argument("--source", help="path or URL of the data (else the spec's or the dataset's default)")
+    sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
+                     help="override a field of the spec, e.g. --set data.limit=1000")
     sub.add_argument("--json", action="store_true", help="print JSON")
 
     sub = verb("train", cmd_train, "train a spec into a run directory")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -23,9 +26,55 @@ def err() -> Console:
     return Console(stderr=True, soft_wrap=True)
 
 
+#: Where :func:`print_json` writes while :func:`json_only_stdout` holds stdout (else ``None``).
+_json_stream: TextIO | None = None
+
+
 def print_json(data: Any) -> None:
     """Machine-readable output: plain JSON on stdout, no markup or wrapping."""
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    stream = _json_stream or sys.stdout
+    stream.write(json.dumps(data, indent=2, default=str) + "\n")
+    stream.flush()
+
+
+@contextmanager
+def json_only_stdout() -> Iterator[None]:
+    """Meanwhile, only :func:`print_json` reaches stdout; anything else written there goes to stderr.
+
+    Plugins run inside every command (registration, lifecycle hooks) and may print, as may the
+    C libraries and child processes they call; a script reading ``zoo ... --json`` would get
+    broken JSON. So ``sys.stdout`` is stderr meanwhile and, when both are real files, so is
+    file descriptor 1; the JSON goes to a duplicate of the original stdout.
+    """
+    global _json_stream
+    original = sys.stdout
+    original.flush()
+    fds = _file_descriptors(original, sys.stderr)
+    if fds is None:
+        stream = original
+    else:
+        out_fd, err_fd = fds
+        saved = os.dup(out_fd)
+        os.dup2(err_fd, out_fd)
+        stream = os.fdopen(saved, "w", encoding="utf-8")
+    sys.stdout, _json_stream = sys.stderr, stream
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stdout, _json_stream = original, None
+        if fds is not None:
+            stream.flush()
+            os.dup2(saved, out_fd)
+            stream.close()
+
+
+def _file_descriptors(*streams: TextIO) -> tuple[int, ...] | None:
+    """The streams' file descriptors, or ``None`` if one has none (a test's capture buffer)."""
+    try:
+        return tuple(stream.fileno() for stream in streams)
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:

@@ -6,7 +6,9 @@ components are registered through the very same group.
 
 ``register_components`` is called once per plugin with a :class:`zoo.registry.Registry`.
 The ``on_*`` hooks are lifecycle notifications, called on every plugin that implements them
-(pluggy's 1:N calls) while a run trains; their return values are ignored.
+(pluggy's 1:N calls) while a run trains, whatever its spec; their return values are ignored.
+A *logger* component (see :mod:`zoo.loggers`) gets the same notifications as methods, for the
+runs whose spec lists it only.
 """
 
 from __future__ import annotations
@@ -23,10 +25,13 @@ if TYPE_CHECKING:
 hookspec = pluggy.HookspecMarker("zoo")
 hookimpl = pluggy.HookimplMarker("zoo")
 
+#: The kinds of component ``register_components`` may register, in the order listings show them.
+KINDS: tuple[str, ...] = ("tokenizer", "dataset", "encoder", "head", "logger")
+
 
 @hookspec
 def register_components(registry: Registry) -> None:
-    """Register tokenizers, datasets, encoders and heads on ``registry``.
+    """Register tokenizers, datasets, encoders, heads and loggers on ``registry``.
 
     Registration must stay cheap: give the factory as an import string
     (``"package.module:function"``) or import heavy modules inside the factory, so that

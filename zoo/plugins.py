@@ -13,6 +13,7 @@ import importlib
 import os
 import sys
 import traceback
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import EntryPoint, entry_points
@@ -102,7 +103,10 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
     # zoo's built-ins first, whatever the order of sys.path: they own their names, a third-party
     # ``override=True`` then really replaces one, and listings start with the built-ins.
     candidates.sort(key=lambda candidate: not candidate[0].builtin)
-    for module_name in (*_names_from_env("ZOO_PLUGINS"), *modules):
+    named = (*_names_from_env("ZOO_PLUGINS"), *modules)
+    if named:
+        _add_working_directory()
+    for module_name in named:
         candidates.append(
             (PluginInfo(module_name, None, None), lambda m=module_name: importlib.import_module(m))
         )
@@ -139,6 +143,18 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
     return Plugins(manager, registry, loaded)
 
 
+def _add_working_directory() -> None:
+    """Put the current folder first on ``sys.path``, as ``python -m`` does.
+
+    A module named with ``zoo -p`` or ``ZOO_PLUGINS`` is often one being written in the current
+    folder, and the ``zoo`` console script (unlike ``python -m zoo``) does not look there. It
+    stays on the path: the module's factories (``"my_module_layers:build"``) are imported later.
+    """
+    cwd = os.getcwd()
+    if not any(os.path.abspath(entry or os.curdir) == cwd for entry in sys.path):
+        sys.path.insert(0, cwd)
+
+
 def _register_components(manager: pluggy.PluginManager, registry: Registry, plugin: LoadedPlugin) -> None:
     """Call one plugin's ``register_components`` alone, so its origin and failures are its own."""
     impls = [
@@ -156,6 +172,7 @@ def _register_components(manager: pluggy.PluginManager, registry: Registry, plug
             f"register_components failed: {_describe(exc)}"
         )
         _restore(registry, before)
+        manager.unregister(plugin.module)  # isolated as a whole: its lifecycle hooks go too
         return
     finally:
         registry._current = PluginInfo("<direct>")
@@ -204,11 +221,21 @@ def notify(plugins: Plugins, hook_name: str, **kwargs: Any) -> None:
     """
     names = {id(p.module): p.info.name for p in plugins.loaded if p.module is not None}
     for impl in reversed(getattr(plugins.hook, hook_name).get_hookimpls()):
-        accepted = {k: v for k, v in kwargs.items() if k in impl.argnames}
-        try:
-            impl.function(**accepted)
-        except Exception as exc:  # noqa: BLE001 - attribute the failure to its plugin
-            name = names.get(id(impl.plugin), impl.plugin_name)
-            # a ZooError is a message meant for the user (e.g. "pip install ..."): keep it plain
-            detail = str(exc) if isinstance(exc, ZooError) else _describe(exc)
-            raise PluginError(f"plugin {name} failed in {hook_name}: {detail}") from exc
+        call_attributed(names.get(id(impl.plugin), impl.plugin_name), hook_name, impl.function,
+                        kwargs, impl.argnames)
+
+
+def call_attributed(plugin: str, hook_name: str, function: Callable[..., Any], kwargs: dict[str, Any],
+                    argnames: Collection[str] | None = None) -> Any:
+    """``function`` called with those ``kwargs`` it accepts (all if ``argnames`` is ``None``).
+
+    Any failure becomes one :class:`PluginError`, ``plugin NAME failed in HOOK: ...``, so that
+    the user learns which plugin broke, not a traceback from inside it.
+    """
+    accepted = kwargs if argnames is None else {k: v for k, v in kwargs.items() if k in argnames}
+    try:
+        return function(**accepted)
+    except Exception as exc:  # noqa: BLE001 - attribute the failure to its plugin
+        # a ZooError is a message meant for the user (e.g. "pip install ..."): keep it plain
+        detail = str(exc) if isinstance(exc, ZooError) else _describe(exc)
+        raise PluginError(f"plugin {plugin} failed in {hook_name}: {detail}") from exc

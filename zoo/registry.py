@@ -1,4 +1,4 @@
-"""The component registry: named tokenizers, datasets, encoders and heads, each with its config.
+"""The component registry: named tokenizers, datasets, encoders, heads and loggers, with configs.
 
 Plugins fill it through the ``register_components`` hook; the spec, the CLI and the model
 builder read it. A component is a factory plus a pydantic config model: the registry derives
@@ -17,9 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, create_model
 
 from zoo.errors import PluginError, UnknownComponentError
-
-#: The kinds of component, in the order they appear in listings and in the spec.
-KINDS: tuple[str, ...] = ("tokenizer", "dataset", "encoder", "head")
+from zoo.hookspecs import KINDS
 
 
 @dataclass(frozen=True)
@@ -32,7 +30,7 @@ class PluginInfo:
     builtin: bool = False
 
     def __str__(self) -> str:
-        dist = self.distribution or "(not installed)"
+        dist = self.distribution or "not installed"
         return f"{dist} {self.version}" if self.version else dist
 
 
@@ -164,6 +162,10 @@ class Registry:
     def head(self, name: str, **options: Any) -> Callable[[Callable], Callable]:
         """Decorator registering a head: ``factory(config, input_size, num_outputs) -> Module``."""
         return self.decorator("head", name, **options)
+
+    def logger(self, name: str, **options: Any) -> Callable[[Callable], Callable]:
+        """Decorator registering a logger: ``factory(config)`` (see :mod:`zoo.loggers`)."""
+        return self.decorator("logger", name, **options)
 
     def get(self, kind: str, name: str) -> Component:
         """The ``kind`` component ``name``; an unknown name raises a message with the nearest."""

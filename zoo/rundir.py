@@ -39,15 +39,16 @@ OWN_FILES = frozenset({"spec.yaml", "run.json", "vocab.json", "metrics.jsonl", "
 #: Folders zoo writes, each with the name patterns of what may be inside.
 OWN_FOLDERS = {"checkpoints": ("best.pt", "last.pt"), "tensorboard": ("events.out.tfevents.*",)}
 
-def components_of(spec: BaseModel) -> dict[str, str]:
-    """``{kind: name}`` of the components a spec uses."""
-    used = {}
+
+def components_of(spec: BaseModel) -> list[tuple[str, str]]:
+    """``(kind, name)`` of every component a spec uses, its loggers included."""
+    used = []
     for kind, path in COMPONENT_PATHS.items():
         node: Any = spec
         for part in path:
             node = getattr(node, part)
-        used[kind] = node.type
-    return used
+        used.append((kind, node.type))
+    return used + [("logger", logger.type) for logger in spec.loggers]
 
 
 def dump_spec(spec: BaseModel) -> dict[str, Any]:
@@ -170,7 +171,7 @@ class RunDir:
         from zoo import __version__
 
         plugins = {}
-        for kind, name in components_of(spec).items():
+        for kind, name in components_of(spec):
             origin = registry.get(kind, name).plugin
             plugins[f"{kind}/{name}"] = {
                 "plugin": origin.name, "distribution": origin.distribution, "version": origin.version,

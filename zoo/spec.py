@@ -1,9 +1,9 @@
 """The spec: one pydantic model that says what to train, built from what the registry holds.
 
-Every component field (``tokenizer``, ``data.dataset``, ``model.encoder``, ``model.head``) is a
-discriminated union on ``type`` over the components registered for that kind, so a spec naming a
-third-party encoder is validated against that encoder's own config model. A component may be
-written as its bare name (``encoder: gru``) when its defaults will do.
+Every component field (``tokenizer``, ``data.dataset``, ``model.encoder``, ``model.head``, each
+entry of ``loggers``) is a discriminated union on ``type`` over the components registered for
+that kind, so a spec naming a third-party encoder is validated against that encoder's own config
+model. A component may be written as its bare name (``encoder: gru``) when its defaults will do.
 
 A spec comes from a YAML, JSON or TOML file, a shipped recipe name, a dict or Python objects;
 ``--set a.b=value`` overrides apply to the raw data before validation, so they are validated too.
@@ -15,7 +15,7 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union, get_args
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import yaml
 from pydantic import (
@@ -36,10 +36,6 @@ from zoo.registry import Registry
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 SPEC_SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
-
-#: The loggers a spec may enable in its top-level ``loggers`` list (each is a built-in plugin that
-#: checks ``run.spec.loggers``; ``metrics.jsonl`` is always written and needs no entry).
-KNOWN_LOGGERS: frozenset[str] = frozenset({"tensorboard"})
 
 #: The component each kind defaults to when the spec leaves it out (if that one is registered).
 DEFAULT_COMPONENTS = {"tokenizer": "words", "dataset": "imdb", "encoder": "lstm", "head": "mlp"}
@@ -149,19 +145,13 @@ class TrainSpec(StrictModel):
     )
 
 
-def _check_loggers(names: list[str]) -> list[str]:
-    """Known logger names, each once, in the order given."""
-    unknown = [name for name in names if name not in KNOWN_LOGGERS]
-    if unknown:
-        import difflib
-
-        near = difflib.get_close_matches(unknown[0], sorted(KNOWN_LOGGERS), n=1)
-        hint = f" (did you mean '{near[0]}'?)" if near else ""
-        raise ValueError(
-            f"unknown logger{'s' if len(unknown) > 1 else ''} {', '.join(repr(n) for n in unknown)}{hint}. "
-            f"Known loggers: {', '.join(sorted(KNOWN_LOGGERS))}"
-        )
-    return list(dict.fromkeys(names))
+def _each_logger_once(loggers: list[Any]) -> list[Any]:
+    """The loggers as given, refusing a type listed twice (both would write the same files)."""
+    types = [logger.type for logger in loggers]
+    twice = sorted({name for name in types if types.count(name) > 1})
+    if twice:
+        raise ValueError(f"{', '.join(repr(n) for n in twice)} listed more than once; list each logger once")
+    return loggers
 
 
 def _component_union(registry: Registry, kind: str) -> Any:
@@ -235,15 +225,15 @@ def _build_spec_model(registry: Registry) -> type[BaseModel]:
         train=(TrainSpec, TrainSpec()),
         loggers=(
             Annotated[
-                list[str],
-                BeforeValidator(lambda v: [v] if isinstance(v, str) else v),
-                AfterValidator(_check_loggers),
+                list[_component_union(registry, "logger")],
+                BeforeValidator(lambda v: [v] if isinstance(v, (str, dict)) else v),
+                AfterValidator(_each_logger_once),
             ],
             Field(
                 default_factory=list,
-                description="Extra loggers to run during training, e.g. [tensorboard] (event files "
-                "under RUN/tensorboard/; needs pip install 'zoo[tensorboard]'). metrics.jsonl is "
-                f"always written. Known: {', '.join(sorted(KNOWN_LOGGERS))}.",
+                description="Loggers to run during training, each by name or as {type: NAME, ...} "
+                "(zoo list --kind logger; installed: "
+                f"{', '.join(registry.names('logger')) or 'none'}). metrics.jsonl is always written.",
             ),
         ),
     )
@@ -580,26 +570,37 @@ def _field_hint(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     """For an unknown field, the valid fields of its section and the nearest one."""
     import difflib
 
+    def is_model(node: Any) -> bool:
+        return isinstance(node, type) and issubclass(node, BaseModel)
+
     node: Any = model
     for item in loc[:-1]:
         if isinstance(node, dict):  # a union's members by tag
             node = node.get(item)
-        elif isinstance(node, type) and issubclass(node, BaseModel) and item in node.model_fields:
+        elif is_model(node) and item in node.model_fields:
             node = _models_in(node.model_fields[item].annotation)
+        elif isinstance(item, int) or (is_model(node) and "type" in node.model_fields
+                                       and item == node.model_fields["type"].default):
+            continue  # an index into the loggers list, or the tag of the only component of a kind
         else:
             return ""
-    if not (isinstance(node, type) and issubclass(node, BaseModel)):
+    if not is_model(node):
         return ""
     fields = [name for name in node.model_fields if name != "type"]
     near = difflib.get_close_matches(str(loc[-1]), fields, n=1)
-    hint = f"; did you mean '{near[0]}'?" if near else ""
-    return f"{hint} Valid fields: {', '.join(fields)}"
+    if not fields:
+        return "; it takes no fields"
+    if near:
+        return f"; did you mean '{near[0]}'? Valid fields: {', '.join(fields)}"
+    return f"; valid fields: {', '.join(fields)}"
 
 
 def _models_in(annotation: Any) -> Any:
     """The model class in an annotation, or ``{tag: model}`` for a discriminated union."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
+    if get_origin(annotation) in (list, Annotated):  # loggers: list[Annotated[Union[...], ...]]
+        return _models_in(get_args(annotation)[0])
     models = [a for a in get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
     if len(models) == 1:
         return models[0]

@@ -15,9 +15,13 @@ The data are invented: IMDB-layout folders (``aclImdb/{train,test}/{pos,neg}/<id
 of made-up words, a few of which carry the label, so that a model learns the task in an epoch or
 two. No real review text is involved. Everything is written under the ``tmp_path`` you give.
 
+A dataset plugin is checked with :func:`check_dataset` on the tiny data its test writes, and
+trained with ``smoke_train({"data": {"dataset": "mine", "source": ...}}, tmp_path)``.
+
 Components are looked up in the process-wide plugins (every installed plugin: install yours with
 ``pip install -e .`` first), or in the ``plugins`` / ``registry`` you pass, e.g.
-``zoo.plugins.load_plugins(("my_module",))`` for a module that is not installed.
+``zoo.plugins.load_plugins(("my_module",))`` for a module that is not installed (either argument
+takes what ``load_plugins`` returns).
 """
 
 from __future__ import annotations
@@ -101,15 +105,16 @@ def smoke_train(
     plugins: Any = None,
     out: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train ``spec`` for ``epochs`` epochs on made-up IMDB-layout data under ``tmp_path``.
+    """Train ``spec`` for ``epochs`` epochs on tiny data under ``tmp_path``; returns the summary.
 
     ``spec`` is anything :func:`zoo.load_spec` takes (a dict, a file, a recipe name, a spec
     object) or ``None`` for the defaults; ``overrides`` are ``dotted.path=value`` strings applied
-    after it. The data section is pointed at the made-up data (dataset ``imdb``, split
-    ``official``, ``per_label`` reviews per split and label, a quarter of the training reviews
-    held out for validation); training defaults to batches of 16. The token cache goes to
-    ``tmp_path/cache`` and the run to ``out`` (default ``tmp_path/run``). Returns the run's
-    summary (``summary["run_dir"]`` is the run directory; ``zoo.load`` reads it back).
+    after it. A spec whose dataset is ``imdb`` (or that names none) is pointed at made-up
+    IMDB-layout data (split ``official``, ``per_label`` reviews per split and label, a quarter of
+    the training reviews held out for validation). A spec naming another dataset keeps it, with
+    its own ``data.source``: a dataset plugin's test gives its tiny data there. Training defaults
+    to batches of 16. The token cache goes to ``tmp_path/cache`` and the run to ``out`` (default
+    ``tmp_path/run``). ``summary["run_dir"]`` is the run directory; ``zoo.load`` reads it back.
     """
     from zoo.plugins import get_plugins
     from zoo.progress import TrainProgress
@@ -126,18 +131,16 @@ def smoke_train(
         data = spec
     else:
         data = read_spec_file(resolve_spec_path(spec))
-    source = write_imdb_folder(tmp_path / "data", per_label=per_label)
     data = _merge({"name": "smoke", "train": {"batch_size": 16, "eval_batch_size": 64}}, data)
-    data = apply_overrides(data, list(overrides))
-    data = apply_overrides(
-        data,
-        [
-            f"data.source={source}",
-            "data.dataset={type: imdb, split: official, valid_size: %d}" % max(2, per_label // 2),
-            "data.limit=null",
-            f"train.epochs={epochs}",
-        ],
-    )
+    data = apply_overrides(data, [*overrides, f"train.epochs={epochs}"])
+    if _dataset_name(data) in (None, "imdb"):
+        source = write_imdb_folder(tmp_path / "data", per_label=per_label)
+        data["data"] = {
+            **(data.get("data") or {}),
+            "source": str(source),
+            "dataset": {"type": "imdb", "split": "official", "valid_size": max(2, per_label // 2)},
+            "limit": None,
+        }
     validated = load_spec(data, registry=plugins.registry)
     with _environ(ZOO_CACHE_DIR=str(tmp_path / "cache")):
         return train(
@@ -149,15 +152,25 @@ def smoke_train(
         )
 
 
+def _dataset_name(data: dict[str, Any]) -> str | None:
+    """The dataset a raw spec names (``data.dataset`` as a name or ``{type: name}``), if any."""
+    dataset = (data.get("data") or {}).get("dataset")
+    if isinstance(dataset, dict):
+        return dataset.get("type")
+    return dataset
+
+
 # --- component contract checks ---------------------------------------------------------------
 
 
 def _registry(registry: Any) -> Any:
-    if registry is not None:
-        return registry
-    from zoo.plugins import get_registry
+    """A registry from ``registry``: a ``Registry``, the ``Plugins`` that ``load_plugins`` returns,
+    or ``None`` for every installed plugin's."""
+    from zoo.plugins import Plugins, get_registry
 
-    return get_registry()
+    if registry is None:
+        return get_registry()
+    return registry.registry if isinstance(registry, Plugins) else registry
 
 
 def check_encoder(
@@ -176,7 +189,7 @@ def check_encoder(
     ``input_size``. Checked, in eval mode on random input: an int ``output_size``; ``(B, T, E)`` +
     ``(B,)`` lengths give a finite ``(B, output_size)``; a review's vector is the same alone and
     unpadded, in a batch, with garbage in its padded positions, and with extra padding; gradients
-    reach the parameters.
+    reach the parameters, if it has any.
     """
     import torch
 
@@ -207,13 +220,14 @@ def check_encoder(
             alone = encoder(x[row : row + 1, :length], lengths[row : row + 1])
             torch.testing.assert_close(alone[0], out[row], atol=atol, rtol=1e-4,
                                        msg=lambda m: f"review {row} alone differs from it in a batch: {m}")
-    encoder.train()
-    encoder(x, lengths).sum().backward()
     params = [p for p in encoder.parameters() if p.requires_grad]
-    assert not params or any(p.grad is not None and p.grad.abs().sum() > 0 for p in params), (
-        "no gradient reaches the encoder's parameters"
-    )
-    encoder.zero_grad(set_to_none=True)
+    if params:  # a parameter-free encoder (a mean of the embeddings, say) has nothing to train
+        encoder.train()
+        encoder(x, lengths).sum().backward()
+        assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in params), (
+            "no gradient reaches the encoder's parameters"
+        )
+        encoder.zero_grad(set_to_none=True)
     encoder.eval()
     return encoder
 
@@ -257,3 +271,62 @@ def check_tokenizer(tokenizer: Any, texts: Iterable[str] = SAMPLE_TEXTS, *, regi
         )
         assert copy(text) == tokens, "the unpickled tokenizer gives other tokens"
     return tokenizer
+
+
+def check_dataset(
+    dataset: Any,
+    source: str | Path | None = None,
+    *,
+    registry: Any = None,
+    cache_dir: str | Path | None = None,
+    seed: int = 1,
+    max_fingerprint_seconds: float = 1.0,
+) -> dict[str, Any]:
+    """Check a dataset against the contract of :mod:`zoo.data.interface`; returns its splits.
+
+    ``dataset`` is a built dataset or its spec (``{"type": "tsv", ...}`` or a name); ``source``
+    is what a spec's ``data.source`` would hold, ``cache_dir`` the cache root handed to ``load``
+    (default: a temporary folder, removed afterwards). Checked: ``fingerprint(source)`` is a
+    non-empty string computed within ``max_fingerprint_seconds``, and the same after loading;
+    ``load`` returns exactly the splits ``train``, ``valid`` and ``test``, none empty, of string
+    texts and label ids into ``labels`` (read after ``load``, as zoo does; lists of ids for a
+    ``multilabel`` dataset), at least two labels in training; a second ``load`` with the same
+    seed gives the same splits (the token cache relies on it).
+    """
+    import tempfile
+    import time
+
+    from zoo.data.prepare import check_classes, checked_splits
+    from zoo.errors import DataError
+
+    if isinstance(dataset, (str, dict, BaseModel)):
+        dataset = _registry(registry).build("dataset", dataset)
+    name = type(dataset).__name__
+    source = None if source is None else str(source)
+    started = time.perf_counter()
+    fingerprint = dataset.fingerprint(source)
+    seconds = time.perf_counter() - started
+    assert isinstance(fingerprint, str) and fingerprint, f"fingerprint() must give a non-empty str, not {fingerprint!r}"
+    assert seconds <= max_fingerprint_seconds, (
+        f"fingerprint() took {seconds:.2f} s; it keys the token cache on every run, so it must be "
+        "cheap (sizes and modification times, a checksum already known), not read the data"
+    )
+    with tempfile.TemporaryDirectory() as scratch:
+        root = Path(cache_dir) if cache_dir is not None else Path(scratch)
+        loaded = dataset.load(source, root, seed=seed)
+        labels = list(dataset.labels)
+        assert len(labels) >= 2 and len(set(labels)) == len(labels), (
+            f"labels must name two or more distinct labels, not {labels!r}"
+        )
+        assert all(isinstance(label, str) and label for label in labels), f"labels must be non-empty str: {labels!r}"
+        multilabel = bool(getattr(dataset, "multilabel", False))
+        try:
+            splits = checked_splits(loaded, labels, name, multilabel)
+            check_classes(splits, labels, f"dataset {name}", multilabel)
+        except DataError as exc:
+            raise AssertionError(str(exc)) from None
+        again = checked_splits(dataset.load(source, root, seed=seed), labels, name, multilabel)
+    for split, part in splits.items():
+        assert again[split] == part, f"a second load(seed={seed}) gave another {split} split; load must be deterministic"
+    assert dataset.fingerprint(source) == fingerprint, "fingerprint() changed after load(); it must depend on the data only"
+    return splits

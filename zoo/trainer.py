@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from zoo.distributed import Distributed, from_environment, shutdown
 from zoo.errors import RunError, ZooError
+from zoo.loggers import build_loggers
 from zoo.memory import keep_freed_memory
 from zoo.model import TextClassifier, build_model, count_parameters
 from zoo.parallel import batch_shards, resolve_shards
@@ -302,6 +303,7 @@ class _Trainer:
         self.model = build_model(spec.model, vocab_size=len(self.data.vocab), num_outputs=self.task.num_outputs,
                                  registry=plugins.registry).to(device)
         self.resumed = not fresh
+        self.loggers = build_loggers(spec.loggers, plugins.registry) if dist.is_main else []
         if dist.is_main and fresh:
             run_dir.create()
             run_dir.write_spec(spec, plugins.registry)
@@ -323,8 +325,11 @@ class _Trainer:
         self.bad_epochs = 0
 
     def _notify(self, hook: str, **kwargs: Any) -> None:
+        """Every plugin's lifecycle hook, then the same event for the loggers the spec names."""
         if self.dist.is_main:
             notify(self.plugins, hook, run=self.run, **kwargs)
+            for logger in self.loggers:
+                logger.notify(hook, run=self.run, **kwargs)
 
     def _save(self, path: Path, state: dict[str, Any]) -> None:
         if self.dist.is_main:

@@ -1,10 +1,9 @@
-"""Built-in logger: TensorBoard event files under ``RUN/tensorboard/``, for specs that ask for it.
+"""Built-in logger ``tensorboard``: TensorBoard event files under ``RUN/tensorboard/``.
 
-Enabled by ``loggers: [tensorboard]`` in the spec; otherwise every hook returns at once, and
-nothing is imported (this module never imports torch or tensorboard at import time, so
-``zoo list`` stays fast). ``torch.utils.tensorboard`` needs the ``tensorboard`` package, an
-optional extra of zoo: ``pip install 'zoo[tensorboard]'``. Without it, a run that asks for the
-logger stops at its start with a message saying so.
+A run gets it by listing it in its spec, ``loggers: [tensorboard]``. This module never imports
+torch or tensorboard at import time, so ``zoo list`` stays fast. ``torch.utils.tensorboard``
+needs the ``tensorboard`` package, an optional extra of zoo: ``pip install 'zoo[tensorboard]'``.
+Without it, a run that asks for the logger stops at its start with a message saying so.
 
 Scalars per epoch (step = epoch): ``loss/train``, ``loss/valid``, ``accuracy/train``,
 ``accuracy/valid``, ``lr``, ``seconds/epoch``, ``throughput/train_tokens_per_second``; at the end
@@ -17,14 +16,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from zoo import hookimpl
 from zoo.errors import ZooError
 
-NAME = "tensorboard"
 INSTALL_HINT = "pip install 'zoo[tensorboard]'"
-
-#: Open writers by run directory (a process may train several runs one after another).
-_writers: dict[str, Any] = {}
 
 _SCALARS = {
     "train_loss": "loss/train",
@@ -37,13 +34,10 @@ _SCALARS = {
 }
 
 
-def enabled(run: Any) -> bool:
-    """Whether the run's spec lists this logger."""
-    return NAME in (getattr(run.spec, "loggers", None) or [])
+class TensorBoardConfig(BaseModel):
+    """TensorBoard event files under RUN/tensorboard/ (needs pip install 'zoo[tensorboard]')."""
 
-
-def log_dir(run: Any) -> Path:
-    return Path(run.dir) / "tensorboard"
+    model_config = ConfigDict(extra="forbid")
 
 
 def _summary_writer() -> type:
@@ -58,38 +52,35 @@ def _summary_writer() -> type:
     return SummaryWriter
 
 
-@hookimpl
-def on_run_start(run: Any) -> None:
-    if not enabled(run):
-        return
-    writer_class = _summary_writer()
-    key = str(run.dir)
-    if key in _writers:
-        _writers.pop(key).close()
-    # purge_step: a resumed run drops what a killed run logged after its last checkpoint.
-    purge = run.start_epoch + 1 if run.start_epoch else None
-    _writers[key] = writer_class(log_dir=str(log_dir(run)), purge_step=purge)
+class TensorBoardLogger:
+    """One run's event file writer, opened when the run starts and closed when it ends."""
+
+    def __init__(self, config: TensorBoardConfig) -> None:
+        self.writer: Any = None
+
+    def on_run_start(self, run: Any) -> None:
+        # purge_step: a resumed run drops what a killed run logged after its last checkpoint.
+        purge = run.start_epoch + 1 if run.start_epoch else None
+        self.writer = _summary_writer()(log_dir=str(Path(run.dir) / "tensorboard"), purge_step=purge)
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
+        for key, tag in _SCALARS.items():
+            value = metrics.get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer.add_scalar(tag, value, epoch)
+        self.writer.flush()
+
+    def on_run_end(self, run: Any, summary: dict[str, Any]) -> None:
+        step = summary.get("best_epoch") or len(run.history)
+        for key, value in (summary.get("test") or {}).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.writer.add_scalar(f"test/{key}", value, step)
+        self.writer.close()
 
 
 @hookimpl
-def on_epoch_end(run: Any, epoch: int, metrics: dict[str, Any]) -> None:
-    writer = _writers.get(str(run.dir)) if enabled(run) else None
-    if writer is None:
-        return
-    for key, tag in _SCALARS.items():
-        value = metrics.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            writer.add_scalar(tag, value, epoch)
-    writer.flush()
-
-
-@hookimpl
-def on_run_end(run: Any, summary: dict[str, Any]) -> None:
-    writer = _writers.pop(str(run.dir), None) if enabled(run) else None
-    if writer is None:
-        return
-    step = summary.get("best_epoch") or len(getattr(run, "history", []) or [])
-    for key, value in (summary.get("test") or {}).items():
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            writer.add_scalar(f"test/{key}", value, step)
-    writer.close()
+def register_components(registry) -> None:
+    registry.register(
+        "logger", "tensorboard", config=TensorBoardConfig, factory=TensorBoardLogger,
+        description=f"TensorBoard event files under RUN/tensorboard/ (needs {INSTALL_HINT}).",
+    )

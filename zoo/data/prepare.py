@@ -183,7 +183,7 @@ def _build_entry(
         raw = dataset.load(data.source, root, seed=data.seed)
         labels = list(dataset.labels)
         multilabel = bool(getattr(dataset, "multilabel", False))
-        raw = _checked(raw, labels, data.dataset.type, multilabel)
+        raw = checked_splits(raw, labels, data.dataset.type, multilabel)
         if data.limit is not None:
             raw = {
                 name: split.subset(
@@ -192,7 +192,7 @@ def _build_entry(
                 )
                 for name, split in raw.items()
             }
-        _check_classes(raw, labels, source, multilabel)
+        check_classes(raw, labels, source, multilabel)
         timings["load_s"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
@@ -246,7 +246,7 @@ def label_array(labels: list[Any], n_labels: int, multilabel: bool) -> np.ndarra
     return hot
 
 
-def _checked(raw: Any, labels: list[str], name: str, multilabel: bool = False) -> dict[str, RawSplit]:
+def checked_splits(raw: Any, labels: list[str], name: str, multilabel: bool = False) -> dict[str, RawSplit]:
     """The dataset's output, validated (a third-party plugin's mistakes get a clear message).
 
     Multi-label items become sorted lists of distinct ids; each text needs at least one label.
@@ -284,7 +284,8 @@ def _label_set(item: Any) -> list[int]:
     return sorted({int(i) for i in item})
 
 
-def _check_classes(raw: dict[str, RawSplit], labels: list[str], source: str, multilabel: bool = False) -> None:
+def check_classes(raw: dict[str, RawSplit], labels: list[str], source: str, multilabel: bool = False) -> None:
+    """No split is empty and training holds two labels or more: a classifier needs both."""
     for split in SPLITS:
         if not len(raw[split]):
             raise DataError(f"the {split} split of {source} is empty")
