@@ -12,7 +12,6 @@ Smaller groups would pad less but pay the fixed cost of each time step more ofte
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -78,20 +77,11 @@ def describe(run: Path, classifier: Any, limits: Limits) -> dict[str, Any]:
     """``GET /info``: the model, its recorded test metrics, versions then and now, the limits."""
     from dataclasses import asdict
 
-    import torch
-
-    from zoo import __version__
     from zoo.plugins import get_registry
-    from zoo.rundir import RunDir, components_of, dump_spec
+    from zoo.rundir import RunDir, dump_spec, versions
 
     run_dir = RunDir(run)
     summary = _read_json(run_dir.summary_file)
-    registry = get_registry()
-    plugins = {}
-    for kind, name in components_of(classifier.spec).items():
-        origin = registry.get(kind, name).plugin
-        plugins[f"{kind}/{name}"] = {"plugin": origin.name, "distribution": origin.distribution,
-                                     "version": origin.version}
     return {
         "name": classifier.spec.name,
         "run": str(run),
@@ -100,11 +90,8 @@ def describe(run: Path, classifier: Any, limits: Limits) -> dict[str, Any]:
         "test_metrics": summary.get("test") if summary else None,
         "parameters": sum(p.numel() for p in classifier.model.parameters()),
         "spec": dump_spec(classifier.spec),
-        "versions": {
-            "serving": {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version(),
-                        "components": plugins},
-            "trained_with": _read_json(run_dir.run_file),
-        },
+        "versions": {"serving": versions(classifier.spec, get_registry()),
+                     "trained_with": _read_json(run_dir.run_file)},
         "limits": asdict(limits),
     }
 
