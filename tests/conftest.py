@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import http.server
 import io
 import os
 import tarfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -105,3 +109,35 @@ def data_registry():
     from zoo.plugins import load_plugins
 
     return load_plugins().registry
+
+
+@pytest.fixture
+def served(tmp_path, imdb_files):
+    """An IMDB-layout archive served over HTTP from 127.0.0.1: ``(url, sha256, requests)``,
+    ``requests`` the paths asked for so far (a test can prove nothing was downloaded)."""
+    archive = imdb_files.archive(tmp_path / "served" / "aclImdb_v1.tar.gz")
+    requests: list[str] = []
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            requests.append(self.path)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=archive.parent))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/{archive.name}", hashlib.sha256(archive.read_bytes()).hexdigest(), requests
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished 2-epoch run of a tiny LSTM on made-up data (its spec records the data's
+    folder, its token cache is in ``tiny_run.parent / "cache"``). Copy it before changing it."""
+    from zoo.testing import smoke_train
+
+    spec = {"name": "tiny", "model": {"embedding": {"dim": 4}, "encoder": {"type": "lstm", "hidden_size": 4},
+                                      "head": {"type": "mlp", "hidden_sizes": [4]}}}
+    return Path(smoke_train(spec, tmp_path_factory.mktemp("tiny"), epochs=2, per_label=12)["run_dir"])

@@ -21,6 +21,7 @@ import textwrap
 from collections.abc import Iterable
 from importlib.metadata import distributions
 from pathlib import Path
+from typing import Any
 
 
 def make_distribution(
@@ -83,6 +84,30 @@ def run_zoo(*args: str, site: Path | None = None, env: dict[str, str] | None = N
     )
 
 
+#: Runs a command, then writes its peak resident memory last on stderr. The measure is taken in
+#: a small process of its own: a child forked from a large test process counts that process's
+#: pages in its peak before it even starts the command.
+_MEASURE = """\
+import resource, subprocess, sys
+status = subprocess.call(sys.argv[1:])
+sys.stderr.write(f"\\npeak-rss-kb {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n")
+sys.exit(status)
+"""
+
+
+def start_zoo_measured(*args: str, env: dict[str, str] | None = None, stdin: Any = subprocess.PIPE) -> subprocess.Popen:
+    """Start ``zoo ARGS`` as :func:`run_zoo` does, under a process that measures its peak memory
+    (read it with :func:`peak_mb`); stdout and stderr are pipes."""
+    return subprocess.Popen([sys.executable, "-c", _MEASURE, sys.executable, "-m", "zoo", *args], stdin=stdin,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=plugin_env(env=env))
+
+
+def peak_mb(stderr: bytes) -> tuple[str, float]:
+    """A measured run's own stderr, and its peak resident memory in MB."""
+    text, _, peak = stderr.decode().rpartition("\npeak-rss-kb ")
+    return text, int(peak) / 1024
+
+
 CNN_PLUGIN = '''
 from pydantic import BaseModel, ConfigDict, Field
 from zoo import hookimpl
@@ -117,6 +142,7 @@ def register_components(registry):
 LINES_PLUGIN = '''
 """A test dataset: SOURCE/{train,valid,test}.txt, one review per line as 'neg<TAB>text' or 'pos<TAB>text'."""
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from zoo import hookimpl

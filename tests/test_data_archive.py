@@ -116,3 +116,22 @@ def test_no_network_names_the_address_and_the_way_out(tmp_path, monkeypatch):
     with pytest.raises(DataError, match=r"https://example.invalid/x.tar.gz.*name resolution.*ZOO_IMDB_SOURCE"):
         download("https://example.invalid/x.tar.gz", tmp_path / "x.tar.gz", hint="Set ZOO_IMDB_SOURCE.")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_archive_is_bounded_in_members_and_uncompressed_bytes(tmp_path, imdb_files):
+    """(issue 20, item 4) Limits on every member (wanted or not), counted from the headers, so a
+    small archive of large, compressible members is refused after reading at most the limit."""
+    bomb = {f"train/pos/{i}_9.txt": b"great " * 160_000 for i in range(40)}  # 40 x ~1 MB
+    archive = imdb_files.archive(tmp_path / "bomb.tar.gz", bomb)
+    assert archive.stat().st_size < 400_000
+    with pytest.raises(DataError, match=r"bomb.tar.gz: its members add up to more than 5,000,000 bytes uncompressed "
+                                        r"\(the dataset's max_total_bytes\)"):
+        list(iter_files(archive, lambda name: False, max_total_bytes=5_000_000))
+    with pytest.raises(DataError, match=r"bomb.tar.gz holds more than 30 members \(the dataset's max_files\)"):
+        list(iter_files(archive, lambda name: True, max_members=30, contents=False))
+    for limits in ({"max_total_bytes": 5_000_000}, {"max_members": 30}):
+        with pytest.raises(DataError, match="refusing it"):
+            safe_extract(archive, tmp_path / "out", **limits)
+        assert not (tmp_path / "out").exists()
+    assert len(list(iter_files(archive, lambda name: True, max_members=40, max_total_bytes=40 * 960_000))) == 40
+    assert [content for _, content in iter_files(archive, lambda name: True, contents=False)] == [None] * 40

@@ -82,17 +82,53 @@ def test_source_order_spec_then_environment_then_official_url(tmp_path, data_cac
     assert "ZOO_IMDB_SOURCE" in imdb().describe(None)
 
 
-def test_download_from_the_configured_url_is_cached_and_checksummed(tmp_path, data_cache, imdb_files):
-    archive = imdb_files.archive(tmp_path / "served" / "aclImdb_v1.tar.gz")
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    dataset = imdb(url=archive.as_uri(), sha256=digest)
-    assert dataset.fingerprint(None) == f"url:{archive.as_uri()}:sha256:{digest}"
+def test_download_from_the_configured_url_is_cached_and_checksummed(data_cache, served):
+    url, digest, requests = served
+    dataset = imdb(url=url, sha256=digest)
+    assert dataset.fingerprint(None) == f"url:{url}:sha256:{digest}"
     splits = dataset.load(None, data_cache)
     assert len(splits["test"]) == 20
     downloaded = list((data_cache / "downloads").rglob("*.tar.gz"))
-    assert len(downloaded) == 1 and downloaded[0].read_bytes() == archive.read_bytes()
+    assert len(downloaded) == 1 and hashlib.sha256(downloaded[0].read_bytes()).hexdigest() == digest
     with pytest.raises(DataError, match="checksum mismatch"):
-        imdb(url=archive.as_uri(), sha256="0" * 64).load(None, data_cache)
+        imdb(url=url, sha256="0" * 64).load(None, data_cache)
+
+
+def test_an_address_other_than_the_official_one_needs_a_checksum(data_cache, served, monkeypatch):
+    url, digest, requests = served
+    for refused in (imdb().resolve, imdb().fingerprint, lambda source: imdb().load(source, data_cache)):
+        with pytest.raises(DataError, match=r"refusing to download http://127.0.0.1.* \(from data.source\) without a "
+                                            r"checksum.*#sha256="):
+            refused(url)
+    monkeypatch.setenv("ZOO_IMDB_SOURCE", url)
+    with pytest.raises(DataError, match=r"\(from ZOO_IMDB_SOURCE\) without a checksum"):
+        imdb().load(None, data_cache)
+    monkeypatch.delenv("ZOO_IMDB_SOURCE")
+    with pytest.raises(DataError, match=r"\(from data.dataset.url\) without a checksum"):
+        imdb(url=url, sha256=None).load("", data_cache)
+    assert requests == []  # refused before any connection
+    with pytest.raises(DataError, match="fragment must be #sha256=<64 hex digits>"):
+        imdb().load(url + "#md5=abc", data_cache)
+    splits = imdb().load(f"{url}#sha256={digest}", data_cache)  # its checksum in the URL: fetched, verified
+    assert len(splits["test"]) == 20 and len(requests) == 1
+    with pytest.raises(DataError, match="checksum mismatch"):
+        imdb().load(f"{url}?again#sha256={'0' * 64}", data_cache)
+
+
+def test_a_file_url_is_the_path_it_names_with_a_paths_checks(tmp_path, data_cache, imdb_files):
+    archive = imdb_files.archive(tmp_path / "a.tar.gz")
+    assert imdb().resolve(archive.as_uri()) == imdb().resolve(str(archive))
+    assert imdb().load(archive.as_uri(), data_cache)["test"].texts == imdb().load(str(archive), data_cache)["test"].texts
+    assert not (data_cache / "downloads").exists()
+    with pytest.raises(DataError, match="does not exist"):
+        imdb().load((tmp_path / "nowhere.tar.gz").as_uri(), data_cache)
+    with pytest.raises(DataError, match="a file URL on another host"):
+        imdb().load("file://elsewhere/etc/passwd", data_cache)
+    secrets = tmp_path / "home"
+    (secrets / ".ssh").mkdir(parents=True)
+    (secrets / ".ssh" / "id_rsa").write_text("secret")
+    with pytest.raises(DataError, match="has no train/ and test/ folders"):
+        imdb().load(secrets.as_uri(), data_cache)
 
 
 def test_missing_source_names_the_path_and_what_to_do(tmp_path, data_cache):
@@ -217,3 +253,38 @@ def test_offline_without_a_local_source_says_what_to_do(data_cache, monkeypatch)
         ImdbDataset(ImdbConfig()).load(None, data_cache)
     assert OFFICIAL_URL in str(err.value) and "ZOO_IMDB_SOURCE" in str(err.value)
     assert not any(p.is_file() for p in data_cache.rglob("*"))
+
+
+def test_the_bounds_on_a_source_are_dataset_options(tmp_path, data_cache, imdb_files):
+    """(issue 20, item 4) max_files and max_total_bytes bound archives and folders alike."""
+    archive = imdb_files.archive(tmp_path / "a.tar.gz", n=10)
+    folder = imdb_files.folder(tmp_path / "f", n=10)
+    for source in (archive, folder):
+        with pytest.raises(DataError, match=r"more than 30 (members|review files) \(.*max_files\)"):
+            imdb(max_files=30).load(str(source), data_cache)
+        with pytest.raises(DataError, match=r"more than 2,000 bytes.*max_total_bytes"):
+            imdb(max_total_bytes=2_000).load(str(source), data_cache)
+        assert len(imdb(max_files=45, max_total_bytes=10_000).load(str(source), data_cache)["test"]) == 20
+    with pytest.raises(DataError, match="max_files"):
+        imdb(max_files=30, extract=True).load(str(archive), data_cache)
+
+
+def test_a_source_that_is_a_fifo_or_a_device_is_refused_without_reading_it(tmp_path, data_cache):
+    import threading
+
+    fifo = tmp_path / "aclImdb_v1.tar.gz"
+    os.mkfifo(fifo)
+    for source in (str(fifo), "/dev/zero", fifo.as_uri()):
+        failures: list[Exception] = []
+
+        def load(source=source):
+            try:
+                imdb().load(source, data_cache)
+            except Exception as exc:  # noqa: BLE001 - the test inspects it
+                failures.append(exc)
+
+        worker = threading.Thread(target=load, daemon=True)  # a regression would block here, not the suite
+        worker.start()
+        worker.join(timeout=30)
+        assert not worker.is_alive(), f"reading {source} did not end"
+        assert isinstance(failures[0], DataError) and "is neither a file nor a folder" in str(failures[0])

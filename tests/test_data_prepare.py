@@ -213,3 +213,63 @@ def test_summary_table_lists_splits_and_labels(folder, data_cache, data_registry
     text = console.export_text()
     assert all(word in text for word in ("train", "valid", "test", "neg", "pos", "10", "12"))
     assert str(data_cache) in "".join(text.split())  # long paths wrap
+
+
+@pytest.mark.parametrize("damage", ["swap train and test", "truncate", "empty", "swap tokens"])
+def test_a_cache_entry_that_does_not_verify_is_rebuilt_with_a_warning_never_used(
+        damage, folder, data_cache, data_registry, capfd):
+    """meta.json records each file's size and sha256; a swapped, truncated or emptied file is
+    noticed on the next read (issue 20, item 8)."""
+    spec = make_spec(data_registry, folder)
+    first = prepare_data(spec, data_registry)
+    entry = first.info["cache_path"]
+    train, test = os.path.join(entry, "train.npz"), os.path.join(entry, "test.npz")
+    if damage == "swap train and test":
+        os.rename(train, train + ".x")
+        os.rename(test, train)
+        os.rename(train + ".x", test)
+    elif damage == "truncate":
+        os.truncate(train, os.path.getsize(train) // 2)
+    elif damage == "empty":
+        os.truncate(test, 0)
+    else:
+        tokens = os.path.join(entry, "tokens.json")
+        with open(tokens, "w", encoding="utf-8") as handle:
+            handle.write('["<pad>", "zzz"]')
+    capfd.readouterr()
+    again = prepare_data(spec, data_registry)
+    assert again.info["cache_hit"] is False
+    assert "zoo: warning: ignoring unreadable data cache" in capfd.readouterr().err
+    assert again.vocab == first.vocab and again.info["counts"] == first.info["counts"]
+    for name in first.splits:
+        assert np.array_equal(again.splits[name].ids, first.splits[name].ids)
+    assert prepare_data(spec, data_registry).info["cache_hit"] is True
+
+
+def test_each_cache_file_is_recorded_with_its_size_and_sha256(folder, data_cache, data_registry):
+    import hashlib
+    import json
+
+    entry = prepare_data(make_spec(data_registry, folder), data_registry).info["cache_path"]
+    records = json.loads(open(os.path.join(entry, "meta.json"), encoding="utf-8").read())["files"]
+    assert sorted(records) == ["test.npz", "tokens.json", "train.npz", "valid.npz"]
+    for name, record in records.items():
+        content = open(os.path.join(entry, name), "rb").read()
+        assert record == {"size": len(content), "sha256": hashlib.sha256(content).hexdigest()}
+
+
+def test_with_a_limit_only_the_kept_reviews_are_read(tmp_path, imdb_files, data_cache, data_registry):
+    """(issue 20, item 4) The kept subset is chosen from the file names; the other reviews are
+    never read: here they are not even UTF-8, and only a run without a limit trips on them."""
+    files = imdb_files.reviews(n=10)
+    good = imdb_files.archive(tmp_path / "good.tar.gz", files)
+    kept = data_registry.build("dataset", {"type": "imdb", "valid_size": 4}).load(str(good), data_cache, limit=4)
+    texts = {text for split in kept.values() for text in split.texts}
+    assert len(texts) == 12
+    mined = {name: content if content.decode() in texts else b"\xff\xfe not UTF-8" for name, content in files.items()}
+    for source in (imdb_files.archive(tmp_path / "mined.tar.gz", mined), imdb_files.folder(tmp_path / "f", mined)):
+        limited = prepare_data(make_spec(data_registry, source, limit=4), data_registry)
+        reference = prepare_data(make_spec(data_registry, good, limit=4), data_registry)
+        assert limited.info["counts"] == reference.info["counts"] and limited.vocab == reference.vocab
+        with pytest.raises(DataError, match="not UTF-8"):
+            prepare_data(make_spec(data_registry, source), data_registry)

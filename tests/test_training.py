@@ -155,7 +155,7 @@ def test_divergence_after_a_good_epoch_keeps_that_epochs_checkpoint(env, tmp_pat
     from zoo.rundir import RunDir
 
     state = RunDir(out).load_checkpoint(RunDir(out).last)
-    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["model"].values())
+    assert state.epoch == 1 and all(torch.isfinite(v).all() for v in state.model.values())
 
 
 def test_evaluate_reports_every_metric(env, finished_run):
@@ -182,13 +182,14 @@ def test_predict_answers_every_kind_of_text(env, finished_run):
     million = ("x" * 9 + " ") * 100_000  # a million characters, too long for an argument: stdin
     long = run_zoo("predict", str(finished_run), "-", "--json", env=env, stdin=million + "\n")
     assert long.returncode == 0, long.stderr.decode()
-    assert json.loads(long.stdout)[0]["label"] in ("pos", "neg")
+    assert json.loads(long.stdout)["label"] in ("pos", "neg")  # one JSON line per stdin line
+    assert "line 1 is longer than 100,000 characters (--max-chars); only its first 100,000 are used" in long.stderr.decode()
 
 
 def test_predict_reads_stdin_and_answers_bad_lines_with_an_error(env, finished_run):
     stdin = f"ta {POSITIVE_WORDS[0]} lo\n".encode() + b"\xff\xfe broken\n\n" + f"ta {NEGATIVE_WORDS[0]}\n".encode()
     result = run_zoo("predict", str(finished_run), "-", "--json", env=env, stdin=stdin)
-    answers = json.loads(result.stdout)
+    answers = [json.loads(line) for line in result.stdout.decode().splitlines()]  # JSON Lines
     assert [a.get("label") for a in answers] == ["pos", None, answers[2]["label"], "neg"]
     assert answers[1]["error"].startswith("line 2: not UTF-8")
     assert result.returncode == 1  # some line could not be answered
@@ -256,10 +257,10 @@ def test_the_loss_scale_and_every_generator_are_checkpointed(env, finished_run):
     from zoo.rundir import RunDir
 
     state = RunDir(finished_run).load_checkpoint(RunDir(finished_run).last)
-    assert "scaler" in state  # None unless train.precision is fp16
-    [rank0] = state["rng"]  # one entry per process
-    assert isinstance(rank0["cpu"], torch.Tensor) and rank0["cuda"] is None
-    assert state["task"] == {"type": "binary", "labels": ["neg", "pos"]}
+    assert state.scaler is None  # None unless train.precision is fp16
+    [rank0] = state.rng  # one entry per process
+    assert isinstance(rank0.cpu, torch.Tensor) and rank0.cuda is None
+    assert state.to_task().to_dict() == {"type": "binary", "labels": ["neg", "pos"]}
 
 
 def test_evaluate_and_predict_an_fp16_run_on_the_cpu(env, finished_run, tmp_path):

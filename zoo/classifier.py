@@ -11,9 +11,10 @@ import torch
 from pydantic import BaseModel
 
 from zoo.errors import ZooError
-from zoo.model import TextClassifier, build_model
+from zoo.model import MAX_PARAMETERS, TextClassifier, build_model, planned_state
 from zoo.rundir import RunDir
-from zoo.task import Binary, Task, task_from_dict
+from zoo.runfiles import check_weights, max_checkpoint_bytes
+from zoo.task import Task
 
 
 @dataclass
@@ -55,36 +56,48 @@ class Classifier:
         """``{"label", "probability", "probabilities"}`` per text (see :meth:`zoo.task.Task.predictions`).
 
         ``label`` is a list of labels for a multilabel task; ``top_k`` keeps the ``k`` most
-        probable labels in ``probabilities``.
+        probable labels in ``probabilities``. A text for which the model's output is NaN or
+        infinite (its weights overflow on it) gets ``{"error": ...}`` instead: never a label.
         """
-        return self.task.predictions(self.probabilities(texts), top_k)
+        logits = self.logits(texts)
+        finite = np.isfinite(logits).all(axis=tuple(range(1, logits.ndim)))
+        answers = iter(self.task.predictions(self.task.probabilities(logits[finite]), top_k))
+        return [next(answers) if ok else {"error": "the model's output for this text is NaN or infinite"}
+                for ok in finite.tolist()]
 
 
-def load(run: str | Path, checkpoint: str = "best", device: str = "cpu") -> Classifier:
+def load(run: str | Path, checkpoint: str = "best", device: str = "cpu",
+         max_parameters: int = MAX_PARAMETERS) -> Classifier:
     """Load the ``best`` (or ``last``) weights of a run directory as a :class:`Classifier`.
 
     ``device``: ``cpu`` (the default, wherever the run was trained), ``cuda`` or ``auto``. A run
     trained in fp16 predicts in fp32 where there is no CUDA.
-    """
-    from zoo.trainer import resolve_device
 
-    from zoo.data.vocab import Vocab
+    A run may come from anyone, so nothing in it is trusted (see :mod:`zoo.runfiles`): the model
+    its spec and vocabulary describe is planned without allocating anything and refused above
+    ``max_parameters``, the checkpoint is read only up to the size such a model can have, and its
+    weights are loaded only if their names, shapes and dtypes match the plan and are finite.
+    """
     from zoo.plugins import get_registry
+    from zoo.trainer import resolve_device
 
     run_dir = RunDir(Path(run))
     if not run_dir.path.is_dir():
         raise ZooError(f"{run_dir.path}: no such run directory")
-    registry = get_registry()
-    spec = run_dir.read_spec(registry)
     if checkpoint not in ("best", "last"):
         raise ZooError(f"checkpoint must be 'best' or 'last', not {checkpoint!r}")
-    state = run_dir.load_checkpoint(run_dir.best if checkpoint == "best" else run_dir.last)
-    if not run_dir.vocab_file.exists():
-        raise ZooError(f"{run_dir.vocab_file}: missing; the run directory is incomplete")
-    vocab = Vocab.load(run_dir.vocab_file)
-    task = task_from_dict(state["task"]) if "task" in state else Binary(tuple(state["labels"]))
+    registry = get_registry()
+    spec = run_dir.read_spec(registry)
+    vocab = run_dir.read_vocab()
+    where = f"the spec.yaml of run {run_dir.path}"
+    planned_state(spec.model, len(vocab), 1, registry, max_parameters, where)  # before reading any weights
+    state = run_dir.load_checkpoint(run_dir.best if checkpoint == "best" else run_dir.last,
+                                    max_checkpoint_bytes(max_parameters))
+    task = state.to_task()
+    expected = planned_state(spec.model, len(vocab), task.num_outputs, registry, max_parameters, where)
+    check_weights(state.model, expected, run_dir.best if checkpoint == "best" else run_dir.last)
     model = build_model(spec.model, vocab_size=len(vocab), num_outputs=task.num_outputs, registry=registry)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(state.model)
     target = resolve_device(device)
     return Classifier(
         model=model.to(target).eval(),

@@ -161,12 +161,12 @@ def cmd_schema(args: argparse.Namespace) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> None:
     """Validate a spec file (and overrides); every problem is reported with its dotted path."""
-    from zoo.console import out
+    from zoo.console import out, safe
 
     spec = _load_spec(args)
     model = spec.model
     out().print(
-        f"[green]valid[/]: {args.spec} — tokenizer {spec.tokenizer.type}, dataset {spec.data.dataset.type}, "
+        f"[green]valid[/]: {safe(args.spec)} — tokenizer {spec.tokenizer.type}, dataset {spec.data.dataset.type}, "
         f"encoder {model.encoder.type}, head {model.head.type}, {spec.train.epochs} epochs"
     )
 
@@ -211,7 +211,7 @@ def cmd_recipes(args: argparse.Namespace) -> None:
 
 def cmd_plugins(args: argparse.Namespace) -> None:
     """Every plugin: version, hooks implemented, components registered, error if any."""
-    from zoo.console import out, print_json, table
+    from zoo.console import out, print_json, safe, table
     from zoo.plugins import get_plugins
 
     plugins = [p for p in get_plugins().loaded if args.all or not p.info.builtin or p.error]
@@ -237,7 +237,7 @@ def cmd_plugins(args: argparse.Namespace) -> None:
             [
                 [r["name"] + (" (built-in)" if r["builtin"] else ""), f"{r['distribution'] or '-'} {r['version'] or ''}",
                  "\n".join(r["hooks"]), "\n".join(r["components"]),
-                 f"[red]broken: {r['error']}[/]" if r["error"] else "[green]ok[/]"]
+                 f"[red]broken: {safe(r['error'])}[/]" if r["error"] else "[green]ok[/]"]
                 for r in rows
             ],
         )
@@ -325,11 +325,9 @@ def main(argv: list[str] | None = None) -> int:
         with json_only_stdout():  # whatever plugins print, stdout holds the JSON alone
             return args.func(args) or 0
     except ZooError as exc:
-        from rich.markup import escape
+        from zoo.console import err, safe
 
-        from zoo.console import err
-
-        err().print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        err().print(f"[bold red]error:[/] {safe(exc, newlines=True)}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from rich.markup import escape
-
-from zoo.console import err, out, print_json, table
+from zoo.console import err, out, print_json, safe, table
 from zoo.errors import ZooError
+from zoo.limits import MAX_PARAMETERS, MAX_TEXT_CHARS
 
 DEFAULT_RECIPE = "imdb-lstm"
 
@@ -36,17 +36,21 @@ def cmd_train(args: argparse.Namespace) -> None:
     from zoo.spec import load_spec
     from zoo.trainer import train
 
+    if args.source and not args.resume:
+        raise ZooError("--source goes with --resume (a new run names its data with --set data.source=...)")
     if args.resume:
-        summary = train(resume=args.resume, overrides=args.overrides)
+        summary = train(resume=args.resume, overrides=args.overrides, source=args.source,
+                        max_parameters=args.max_parameters)
     else:
-        summary = train(load_spec(args.spec, args.overrides), out=args.out, force=args.force)
+        summary = train(load_spec(args.spec, args.overrides), out=args.out, force=args.force,
+                        max_parameters=args.max_parameters)
     if args.json:
         print_json(summary)
         return
     test = summary["test"]
     out().print(
         table(
-            f"{summary['name']}: result",
+            f"{safe(summary['name'])}: result",
             ["metric", "value"],
             [
                 ["test accuracy", f"{test['accuracy']:.4f}"],
@@ -54,7 +58,7 @@ def cmd_train(args: argparse.Namespace) -> None:
                 ["best epoch", f"{summary['best_epoch']} of {summary['epochs_run']}"],
                 ["seconds per epoch (train)", f"{summary['train_seconds_per_epoch']:.1f}"],
                 ["parameters", f"{summary['parameters']:,}"],
-                ["run directory", summary["run_dir"]],
+                ["run directory", safe(summary["run_dir"])],
             ],
         )
     )
@@ -65,20 +69,27 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
     from zoo.classifier import load
     from zoo.data.prepare import prepare_data
     from zoo.plugins import get_registry
+    from zoo.rundir import with_data_source
+    from zoo.runfiles import check_same_vocabulary
     from zoo.trainer import evaluate
 
-    classifier = load(args.run, device=args.device)
-    spec = classifier.spec
+    classifier = load(args.run, device=args.device, max_parameters=args.max_parameters)
     if args.input:
+        if args.source:
+            raise ZooError("give --input FILE or --source DATA, not both")
         split, where = _labelled_input(classifier, args), args.input
+        source = args.input
     else:
-        prepared = prepare_data(spec, get_registry(), console=err())
-        if prepared.vocab.tokens != classifier.vocab.tokens:
-            raise ZooError(f"the data now give a different vocabulary than {args.run}/vocab.json; was the source changed?")
-        split, where = prepared.splits[args.split], args.split
-    metrics = evaluate(classifier.model, split, spec, classifier.device, classifier.task)
+        registry = get_registry()
+        spec, note = with_data_source(classifier.spec, args.source, registry)
+        if note:
+            err().print(f"data: {safe(note)}", highlight=False)
+        prepared = prepare_data(spec, registry, console=err())
+        check_same_vocabulary(classifier.vocab, prepared.vocab, Path(args.run))
+        split, where, source = prepared.splits[args.split], args.split, prepared.info["source"]
+    metrics = evaluate(classifier.model, split, classifier.spec, classifier.device, classifier.task)
     if args.json:
-        print_json({"run": args.run, "split": where, "task": classifier.task.name, **metrics})
+        print_json({"run": args.run, "split": where, "task": classifier.task.name, "source": source, **metrics})
         return
     show_metrics(metrics, classifier.labels, f"{args.run} on {where} ({metrics['count']} texts)")
 
@@ -107,55 +118,78 @@ def show_metrics(metrics: dict[str, Any], labels: list[str], title: str) -> None
         return "n/a" if value is None else f"{value:.4f}"
 
     rows = [[name, number(metrics[name])] for name in SUMMARY_METRICS if name in metrics]
-    out().print(table(escape(title), ["metric", "value"], rows))
+    out().print(table(safe(title), ["metric", "value"], rows))
     per_class = metrics.get("per_class", {})
     out().print(table("per class", ["label", "precision", "recall", "f1", "support"],
-                      [[escape(label), number(s["precision"]), number(s["recall"]), number(s["f1"]), s["support"]]
+                      [[safe(label), number(s["precision"]), number(s["recall"]), number(s["f1"]), s["support"]]
                        for label, s in per_class.items()]))
     if "confusion" in metrics:
-        names = [escape(label) for label in labels]
+        names = [safe(label) for label in labels]
         out().print(table("confusion (rows: true, columns: predicted)", ["", *names],
                           [[name, *row] for name, row in zip(names, metrics["confusion"])]))
 
 
-def _read_stdin_lines() -> list[tuple[str | None, str | None]]:
-    """``(text, error)`` per stdin line; a line that is not UTF-8 gets an error, not a crash."""
-    lines = []
-    for number, raw in enumerate(sys.stdin.buffer.read().splitlines(), 1):
-        try:
-            lines.append((raw.decode("utf-8"), None))
-        except UnicodeDecodeError as exc:
-            lines.append((None, f"line {number}: not UTF-8 ({exc.reason} at byte {exc.start})"))
-    return lines
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Label and probability per text (arguments, or one per line of stdin with ``-``)."""
-    from zoo.classifier import load
+    """Label and probability per text (arguments, or one per line of stdin with ``-``).
 
-    classifier = load(args.run, device=args.device)
+    Stdin is read line by line and answered a batch at a time, as JSON Lines with ``--json`` (a
+    table per batch without it), so memory stays bounded whatever the input; texts longer than
+    ``--max-chars`` are cut, with a warning naming the line. Arguments alone give one table or
+    one JSON array. The exit status is 1 when some text got an error instead of a label.
+    """
+    from zoo.classifier import load
+    from zoo.textlines import batches
+
+    classifier = load(args.run, device=args.device, max_parameters=args.max_parameters)
     if args.input or args.output:
         return _predict_file(classifier, args)
     if not args.texts:
         raise ZooError("no text to predict; pass texts as arguments, '-' to read lines from stdin, "
                        "or --input FILE --output FILE")
-    items: list[tuple[str | None, str | None]] = []
-    for text in args.texts:
-        items.extend(_read_stdin_lines() if text == "-" else [(text, None)])
-    valid = [text for text, error in items if error is None]
-    predictions = iter(classifier.predict(valid, top_k=args.top_k))
-    results: list[dict[str, Any]] = []
-    for text, error in items:
-        result = {"error": error} if error else next(predictions)
-        results.append({"text": text, **result})
-    if args.json:
-        print_json(results)
-    else:
-        rows = [[_label_text(r["label"]) if "label" in r else "[red]error[/]",
-                 f"{r['probability']:.4f}" if "probability" in r else r["error"],
-                 _preview(r["text"])] for r in results]
-        out().print(table(None, ["label", "probability", "text"], rows))
-    return 1 if any("error" in r for r in results) else 0
+    streamed = "-" in args.texts
+    failed = 0
+    collected: list[dict[str, Any]] = []
+    for batch in batches(_texts(args.texts, args.max_chars)):
+        valid = [text for text, error in batch if error is None]
+        predictions = iter(classifier.predict(valid, top_k=args.top_k))
+        results = [{"text": text, **({"error": error} if error else next(predictions))} for text, error in batch]
+        failed += sum("error" in result for result in results)
+        if not streamed:
+            collected += results
+        elif args.json:
+            for result in results:
+                print_json(result, indent=None)
+        else:
+            _print_answers(results)
+    if not streamed and args.json:
+        print_json(collected)
+    elif not streamed:
+        _print_answers(collected)
+    return 1 if failed else 0
+
+
+def _texts(arguments: list[str], max_chars: int) -> Iterator[tuple[str | None, str | None]]:
+    """``(text, error)`` per argument, and per stdin line for each ``-``, cut to ``max_chars``."""
+    from zoo.textlines import read_lines
+
+    def warn(message: str) -> None:
+        err().print(f"[yellow]warning:[/] {safe(message)}", highlight=False)
+
+    for position, text in enumerate(arguments, 1):
+        if text == "-":
+            yield from read_lines(sys.stdin.buffer, max_chars, warn)
+            continue
+        if len(text) > max_chars:
+            warn(f"text {position} is longer than {max_chars:,} characters (--max-chars); only its first "
+                 f"{max_chars:,} are used")
+        yield text[:max_chars], None
+
+
+def _print_answers(results: list[dict[str, Any]]) -> None:
+    rows = [[_label_text(r["label"]) if "label" in r else "[red]error[/]",
+             f"{r['probability']:.4f}" if "probability" in r else safe(r["error"]),
+             _preview(r["text"])] for r in results]
+    out().print(table(None, ["label", "probability", "text"], rows))
 
 
 def _predict_file(classifier: Any, args: argparse.Namespace) -> int:
@@ -171,21 +205,25 @@ def _predict_file(classifier: Any, args: argparse.Namespace) -> int:
     done = predict_file(classifier, args.input, args.output, text_columns=args.text_columns, top_k=args.top_k,
                         prefix=args.column_prefix, delimiter=args.delimiter, encoding=args.encoding)
     rate = done["rows"] / max(done["seconds"], 1e-9)
-    err().print(f"{done['rows']:,} rows labelled into {escape(str(done['output']))} in {done['seconds']:.1f} s "
+    err().print(f"{done['rows']:,} rows labelled into {safe(done['output'])} in {done['seconds']:.1f} s "
                 f"({rate:,.0f} rows/s)", highlight=False)
+    if done["unlabelled"]:
+        err().print(f"[yellow]warning:[/] {done['unlabelled']:,} rows got no label: the model's output for their "
+                    "text is NaN or infinite (their prediction cells are empty)", highlight=False)
+        return 1
     return 0
 
 
 def _label_text(label: str | list[str]) -> str:
-    """A label for a table: a multilabel prediction's labels joined, markup escaped."""
-    return escape(", ".join(label) if isinstance(label, list) else label)
+    """A label for a table: a multilabel prediction's labels joined, made safe to print."""
+    return ", ".join(safe(name) for name in label) if isinstance(label, list) else safe(label)
 
 
 def _preview(text: str | None, width: int = 60) -> str:
     if text is None:
         return ""
-    flat = " ".join(text.split())
-    return escape(flat if len(flat) <= width else flat[: width - 1] + "…")
+    flat = " ".join(text[: width * 4].split())
+    return safe(flat if len(flat) <= width else flat[: width - 1] + "…")
 
 
 def add_verbs(verb, add_spec_arguments) -> None:
@@ -205,6 +243,8 @@ def add_verbs(verb, add_spec_arguments) -> None:
     sub.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
     sub.add_argument("--resume", metavar="RUN", help="continue the unfinished run in RUN")
     sub.add_argument("--force", action="store_true", help="replace what --out already holds")
+    _add_source(sub, "--resume: the data to continue on, in place of the run's recorded data.source")
+    _add_max_parameters(sub)
     sub.add_argument("--json", action="store_true", help="print the summary as JSON")
 
     sub = verb("evaluate", cmd_evaluate, "metrics of a trained run")
@@ -212,12 +252,15 @@ def add_verbs(verb, add_spec_arguments) -> None:
     sub.add_argument("--split", choices=["test", "valid"], default="test")
     sub.add_argument("--input", metavar="FILE", help="score a labelled table (.csv .tsv .jsonl .parquet) instead")
     _add_table_options(sub, label=True)
+    _add_source(sub, "the data to evaluate on, in place of the run's recorded data.source")
     _add_device(sub)
+    _add_max_parameters(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
     sub = verb("predict", cmd_predict, "label texts with a trained run")
     sub.add_argument("run", help="run directory")
-    sub.add_argument("texts", nargs="*", metavar="TEXT", help="texts to label; '-' reads one per line from stdin")
+    sub.add_argument("texts", nargs="*", metavar="TEXT",
+                     help="texts to label; '-' reads one per line from stdin (answered as JSON Lines with --json)")
     sub.add_argument("--input", metavar="FILE", help="label every row of a table (.csv .tsv .jsonl .parquet, .gz)")
     sub.add_argument("--output", metavar="FILE", help="where the labelled table goes (format by suffix)")
     sub.add_argument("--column-prefix", default="", metavar="P",
@@ -225,7 +268,10 @@ def add_verbs(verb, add_spec_arguments) -> None:
     _add_table_options(sub, label=False)
     sub.add_argument("--top-k", type=_positive_int, metavar="K",
                      help="keep the K most probable labels in each answer (default: all)")
+    sub.add_argument("--max-chars", type=_positive_int, default=MAX_TEXT_CHARS, metavar="N",
+                     help=f"use the first N characters of a longer text, with a warning (default: {MAX_TEXT_CHARS:,})")
     _add_device(sub)
+    _add_max_parameters(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
     from zoo.cli_serve import add_serve_verb
@@ -240,6 +286,16 @@ def _add_table_options(parser: argparse.ArgumentParser, label: bool) -> None:
         parser.add_argument("--label-column", metavar="C", help="the label column (default: the run's, else 'label')")
     parser.add_argument("--delimiter", help="CSV/TSV: the field delimiter (default: by suffix)")
     parser.add_argument("--encoding", default="utf-8", help="text formats: the file's encoding (default: utf-8)")
+
+
+def _add_source(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--source", metavar="PATH", help=f"{help} (a dataset's variable such as "
+                        "ZOO_IMDB_SOURCE does the same when set)")
+
+
+def _add_max_parameters(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--max-parameters", type=_positive_int, default=MAX_PARAMETERS, metavar="N",
+                        help=f"refuse a model of more parameters before building it (default: {MAX_PARAMETERS:,})")
 
 
 def _add_device(parser: argparse.ArgumentParser) -> None:

@@ -11,6 +11,7 @@ from functools import cache
 from typing import Any, TextIO
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -30,10 +31,14 @@ def err() -> Console:
 _json_stream: TextIO | None = None
 
 
-def print_json(data: Any) -> None:
-    """Machine-readable output: plain JSON on stdout, no markup or wrapping."""
+def print_json(data: Any, indent: int | None = 2) -> None:
+    """Machine-readable output: plain, strict JSON on stdout, no markup or wrapping.
+
+    ``indent=None`` writes one line (JSON Lines, flushed at once, for streamed answers). NaN and
+    infinities are refused (strict parsers reject them): zoo reports non-finite values as errors.
+    """
     stream = _json_stream or sys.stdout
-    stream.write(json.dumps(data, indent=2, default=str) + "\n")
+    stream.write(json.dumps(data, indent=indent, default=str, allow_nan=False) + "\n")
     stream.flush()
 
 
@@ -75,6 +80,26 @@ def _file_descriptors(*streams: TextIO) -> tuple[int, ...] | None:
         return tuple(stream.fileno() for stream in streams)
     except (AttributeError, OSError, ValueError):
         return None
+
+
+def printable(value: Any, newlines: bool = False) -> str:
+    """``value`` as text with its control characters (and any other non-printable ones, such as
+    bidirectional overrides) shown as escapes (``\\x1b``), line breaks kept only with ``newlines``."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() or char == " " or (newlines and char == "\n")
+                   else char.encode("unicode_escape").decode("ascii") for char in text)
+
+
+def safe(value: Any, newlines: bool = False) -> str:
+    """``value`` as rich text that prints as itself: :func:`printable`, with rich markup escaped.
+
+    Everything zoo prints from data (labels, texts, names, paths, and messages quoting them) goes
+    through here, so a label ``[/]`` cannot break rich's markup and one holding terminal escape
+    codes or bidirectional overrides cannot drive or disguise the terminal.
+    """
+    return escape(printable(value, newlines))
 
 
 def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:

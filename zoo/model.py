@@ -6,6 +6,7 @@ import torch
 from pydantic import BaseModel
 from torch import nn
 
+from zoo.limits import MAX_PARAMETERS
 from zoo.registry import Registry
 
 
@@ -58,3 +59,27 @@ def build_model(
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def planned_state(
+    model_spec: BaseModel, vocab_size: int, num_outputs: int, registry: Registry | None = None,
+    max_parameters: int = MAX_PARAMETERS, where: str = "the spec",
+) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    """``{name: (shape, dtype)}`` of the state dict :func:`build_model` would make, allocating nothing.
+
+    The model is built on torch's ``meta`` device, so a spec asking for a huge model costs no
+    memory; one of more than ``max_parameters`` values is refused with a
+    :class:`~zoo.errors.ZooError` naming ``where`` it came from, before anything is allocated.
+    """
+    from zoo.errors import ZooError
+
+    with torch.device("meta"):
+        model = build_model(model_spec, vocab_size, num_outputs, registry)
+    state = {name: (tuple(value.shape), value.dtype) for name, value in model.state_dict().items()}
+    total = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
+    if total > max_parameters:
+        raise ZooError(
+            f"{where} describes a model of {total:,} parameters (with a vocabulary of {vocab_size:,} tokens), "
+            f"more than the {max_parameters:,} zoo builds; if that is really intended, raise --max-parameters"
+        )
+    return state

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from zoo.console import printable
 from zoo.io import atomic_write
 
 
@@ -15,6 +16,12 @@ def _pyplot() -> Any:
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _plain(text: str) -> str:
+    """``text`` shown as written: control characters as escapes, and a ``$`` in a label or a
+    spec's name starting no mathtext formula (an unbalanced one would fail the whole figure)."""
+    return printable(text).replace("$", r"\$")
 
 
 def _save(figure: Any, path: Path) -> Path:
@@ -38,7 +45,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str) -> Path:
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend()
-    figure.suptitle(title)
+    figure.suptitle(_plain(title))
     figure.tight_layout()
     return _save(figure, path)
 
@@ -51,8 +58,9 @@ def plot_confusion(confusion: list[list[int]], labels: list[str], path: Path, ti
     image = ax.imshow(confusion, cmap="Blues")
     figure.colorbar(image, ax=ax)
     ticks = range(len(labels))
-    ax.set_xticks(ticks, labels, rotation=45, ha="right")
-    ax.set_yticks(ticks, labels)
+    names = [_plain(label) for label in labels]
+    ax.set_xticks(ticks, names, rotation=45, ha="right")
+    ax.set_yticks(ticks, names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     peak = max((max(row) for row in confusion), default=0)
@@ -60,6 +68,6 @@ def plot_confusion(confusion: list[list[int]], labels: list[str], path: Path, ti
         for j, count in enumerate(row):
             ax.text(j, i, str(count), ha="center", va="center",
                     color="white" if count > peak / 2 else "black", fontsize=8)
-    ax.set_title(title)
+    ax.set_title(_plain(title))
     figure.tight_layout()
     return _save(figure, path)

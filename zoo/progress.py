@@ -74,4 +74,7 @@ class TrainProgress:
         )
 
     def message(self, text: str) -> None:
-        self.console.print(text, highlight=False)
+        """A line of plain text (it may quote paths and names: nothing in it is markup)."""
+        from zoo.console import safe
+
+        self.console.print(safe(text, newlines=True), highlight=False)

@@ -11,24 +11,29 @@ earlier epochs followed.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from zoo.errors import RunError
-from zoo.rundir import RunDir, dump_spec
+from zoo.rundir import RunDir, dump_spec, with_data_source
 
 #: Dotted paths a resume may change, with every field below them.
 EXTENDABLE = ("train.epochs", "train.early_stopping", "train.threads", "loggers")
 
 
-def open_resumed(resume: str | Path, registry: Any, overrides: list[str] | None = None) -> tuple[RunDir, BaseModel, bool]:
-    """The run at ``resume``, its spec with ``overrides`` applied, and whether they changed it."""
+def open_resumed(
+    resume: str | Path, registry: Any, overrides: list[str] | None = None, source: str | None = None,
+) -> tuple[RunDir, BaseModel, bool, str | None]:
+    """The run at ``resume``, its spec with ``overrides`` applied, whether they changed it, and
+    which data it continues on (``source``, else as :func:`zoo.rundir.with_data_source` says)."""
     from zoo.spec import load_spec
 
     run_dir = RunDir(Path(resume))
+    if not run_dir.path.is_dir():
+        raise RunError(f"{run_dir.path}: no such run directory")
+    run_dir.check_writable()
     spec = run_dir.read_spec(registry)
     changed = False
     if overrides:
@@ -36,11 +41,12 @@ def open_resumed(resume: str | Path, registry: Any, overrides: list[str] | None 
         _check_extension(run_dir, spec, new)
         changed, spec = new != spec, new
     if run_dir.finished:
-        trained = _epochs_trained(run_dir)
+        trained = run_dir.epochs_run()
         if spec.train.epochs <= trained:
             raise RunError(f"{run_dir.path} holds a finished run of {trained} epochs; nothing to resume. "
                            f"To train it further: zoo train --resume {run_dir.path} --set train.epochs=N (N > {trained})")
-    return run_dir, spec, changed
+    spec, note = with_data_source(spec, source, registry)
+    return run_dir, spec, changed, note
 
 
 def _check_extension(run_dir: RunDir, old: BaseModel, new: BaseModel) -> None:
@@ -69,9 +75,3 @@ def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
         return found
     return [] if old == new else [prefix.rstrip(".")]
 
-
-def _epochs_trained(run_dir: RunDir) -> int:
-    try:
-        return int(json.loads(run_dir.summary_file.read_text(encoding="utf-8"))["epochs_run"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise RunError(f"{run_dir.summary_file}: unreadable ({exc}); the run directory is damaged") from None

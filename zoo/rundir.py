@@ -12,14 +12,17 @@ Layout::
     curves.png            learning curves
     confusion.png         the test split's confusion matrix (single-label tasks)
 
-Every file is written atomically. Checkpoints hold only tensors and plain data and are read with
-``torch.load(..., weights_only=True)``, so loading one never runs code.
+Every file is written atomically, through :meth:`RunDir.writable`, so that no write follows a
+symbolic link out of the run. Checkpoints hold only tensors and plain data and are read with
+``torch.load(..., weights_only=True)``, so loading one never runs code; every file read back is
+checked first (:mod:`zoo.runfiles`), since runs are shared and may come from anyone.
 """
 
 from __future__ import annotations
 
-import json
+import os
 import platform
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +31,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from zoo import runfiles
 from zoo.errors import RunError, SpecError, UnknownComponentError
 from zoo.io import atomic_write, atomic_write_json, atomic_write_text
+from zoo.limits import MAX_PARAMETERS, MAX_VOCAB_BYTES
 from zoo.registry import Registry
 from zoo.spec import COMPONENT_PATHS
 
@@ -79,6 +84,36 @@ def dump_spec(spec: BaseModel) -> dict[str, Any]:
         return node
 
     return order(spec.model_dump(mode="json"))
+
+
+def safe_name(name: str) -> str:
+    """``name`` (a spec's) made fit to name a folder: letters, digits, ``.``, ``_`` and ``-`` only,
+    so no path separator, ``..``, control character or leading dot; ``run`` if nothing is left."""
+    cleaned = re.sub(r"[^\w.-]+", "-", name).strip(".-")[:100]
+    return cleaned or "run"
+
+
+def with_data_source(spec: BaseModel, source: str | None, registry: Registry) -> tuple[BaseModel, str | None]:
+    """The run's spec with the data to use on this machine, and a note saying which it is
+    (``None`` where neither the run nor the user names a source: the dataset's own default).
+
+    A run's recorded ``data.source`` is its sender's: a path of theirs, or an address they chose.
+    So for ``zoo evaluate`` and ``zoo train --resume``, ``--source`` replaces it, and so does the
+    dataset's own environment variable (its ``source_env``, e.g. ``ZOO_IMDB_SOURCE``) when set;
+    only without either is the recorded one used (and a download then needs its checksum).
+    """
+    recorded = spec.data.source
+    if source:
+        new, note = source, f"--source {source}"
+    else:
+        variable = getattr(registry.build("dataset", spec.data.dataset), "source_env", None)
+        value = os.environ.get(variable, "").strip() if variable else ""
+        if not value:
+            return spec, f"the run's recorded data.source {recorded}" if recorded else None
+        new, note = None, f"{variable}={value}"  # None: the dataset reads its variable itself
+    if recorded:
+        note += f", in place of the run's recorded data.source {recorded}"
+    return spec.model_copy(update={"data": spec.data.model_copy(update={"source": new})}), note
 
 
 @dataclass(frozen=True)
@@ -132,6 +167,27 @@ class RunDir:
         """Whether any epoch was checkpointed: only then does the folder hold computed work."""
         return self.last.exists() or self.best.exists()
 
+    def writable(self, path: Path, folder: bool = False) -> Path:
+        """``path``, checked before zoo writes it (a file, or a ``folder`` to write in): inside this
+        run once links are resolved, and not a link itself.
+
+        Every write into a run goes through here, so a received run whose ``checkpoints`` (or any
+        file) is a link elsewhere cannot make zoo replace files outside it.
+        """
+        if path.is_symlink() or not runfiles.within(self.path, path.parent):
+            raise RunError(f"{path} leads out of the run directory {self.path} (a symbolic link); zoo writes "
+                           "only inside the run. Remove the link or copy the run without it")
+        if path.is_dir() and not folder:
+            raise RunError(f"{path} is a folder where zoo keeps a file; remove it")
+        return path
+
+    def check_writable(self) -> None:
+        """Check every path training writes (before any work, for a run being resumed)."""
+        for path in (self.spec_file, self.run_file, self.vocab_file, self.metrics_file, self.summary_file,
+                     self.curves_file, self.confusion_file, self.best, self.last):
+            self.writable(path)
+        self.writable(self.path / "tensorboard", folder=True)
+
     def foreign_entries(self) -> list[str]:
         """What the folder holds that zoo did not write (a user's files), as relative paths.
 
@@ -183,11 +239,11 @@ class RunDir:
     def write_spec(self, spec: BaseModel, registry: Registry) -> None:
         """Write ``spec.yaml`` and ``run.json`` (the versions of everything the run uses)."""
         self.save_spec(spec)
-        atomic_write_json(self.run_file, versions(spec, registry))
+        atomic_write_json(self.writable(self.run_file), versions(spec, registry))
 
     def save_spec(self, spec: BaseModel) -> None:
         """Write ``spec.yaml`` alone (a resumed run that was extended)."""
-        atomic_write_text(self.spec_file, yaml.safe_dump(dump_spec(spec), sort_keys=False))
+        atomic_write_text(self.writable(self.spec_file), yaml.safe_dump(dump_spec(spec), sort_keys=False))
 
     def read_spec(self, registry: Registry | None = None) -> BaseModel:
         """The run's spec, validated against the installed plugins.
@@ -197,9 +253,9 @@ class RunDir:
         """
         from zoo.spec import read_spec_file, validate_spec
 
-        if not self.spec_file.exists():
+        if not self.spec_file.exists() and not self.spec_file.is_symlink():
             raise RunError(f"{self.path} is not a zoo run directory (no spec.yaml)")
-        data = read_spec_file(self.spec_file)
+        data = read_spec_file(self.spec_file, run=self.path)
         try:
             return validate_spec(data, registry, str(self.spec_file))
         except SpecError as exc:
@@ -215,41 +271,63 @@ class RunDir:
             from zoo.plugins import get_registry
 
             registry = get_registry()
-        try:
-            recorded = json.loads(self.run_file.read_text(encoding="utf-8"))["components"]
-        except (OSError, ValueError, KeyError):
+        if not self.run_file.exists():
             return []
+        recorded = runfiles.read_json(self.run_file, runfiles.RunInfo, self.path).components
         missing = []
         for key, origin in recorded.items():
             kind, _, name = key.partition("/")
             if name not in registry.names(kind):
                 missing.append(
-                    f"{kind} '{name}' from plugin {origin['plugin']} "
-                    f"(distribution {origin['distribution']} {origin['version']})"
+                    f"{kind} '{name}' from plugin {origin.plugin} "
+                    f"(distribution {origin.distribution} {origin.version})"
                 )
         return missing
+
+    def read_vocab(self) -> Any:
+        """The vocabulary the run was trained with (``vocab.json``), checked."""
+        from zoo.data.vocab import Vocab
+
+        if not self.vocab_file.exists() and not self.vocab_file.is_symlink():
+            raise RunError(f"{self.vocab_file}: missing; the run directory is incomplete")
+        kept = runfiles.read_json(self.vocab_file, runfiles.VocabFile, self.path, MAX_VOCAB_BYTES)
+        return Vocab(kept.tokens, kept.counts)
+
+    def epochs_run(self) -> int:
+        """How many epochs the finished run trained (``summary.json``)."""
+        return runfiles.read_json(self.summary_file, runfiles.Summary, self.path).epochs_run
 
     def save_checkpoint(self, path: Path, state: dict[str, Any]) -> Path:
         """Atomically write a checkpoint of tensors and plain data."""
         import torch
 
-        return atomic_write(path, lambda handle: torch.save(state, handle))
+        return atomic_write(self.writable(path), lambda handle: torch.save(state, handle))
 
-    def load_checkpoint(self, path: Path) -> dict[str, Any]:
-        """Read a checkpoint without running any code from it (``weights_only=True``)."""
+    def load_checkpoint(self, path: Path, max_bytes: int | None = None) -> runfiles.Weights:
+        """Read a checkpoint without running any code from it (``weights_only=True``), checked.
+
+        ``last.pt`` is a :class:`~zoo.runfiles.TrainingState`, ``best.pt`` :class:`~zoo.runfiles.Weights`;
+        a file over ``max_bytes`` (default: what a model of ``MAX_PARAMETERS`` can take, see
+        :func:`zoo.runfiles.max_checkpoint_bytes`) is not read. The weights' names and shapes are
+        checked by the caller (:func:`zoo.runfiles.check_weights`), against the model it builds.
+        """
         import pickle
 
         import torch
 
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             raise RunError(f"{path}: no checkpoint; the run has not finished an epoch yet")
-        try:
-            return torch.load(path, map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise RunError(
-                f"{path}: not a loadable zoo checkpoint (refused or corrupt: {first})"
-            ) from None
+        limit = runfiles.max_checkpoint_bytes(MAX_PARAMETERS) if max_bytes is None else max_bytes
+        with runfiles.open_file(path, limit, self.path) as handle:
+            try:
+                state = torch.load(handle, map_location="cpu", weights_only=True)
+            except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise RunError(
+                    f"{path}: not a loadable zoo checkpoint (refused or corrupt: {first})"
+                ) from None
+        model = runfiles.TrainingState if path.name == self.last.name else runfiles.Weights
+        return runfiles.validated(model, state, path)
 
 
 def _own_name(name: str, patterns: tuple[str, ...]) -> bool:

@@ -46,13 +46,22 @@ def prediction_columns(task: Any, top_k: int | None, prefix: str = "") -> list[s
 
 
 def prediction_frame(task: Any, probabilities: np.ndarray, top_k: int | None, separator: str, prefix: str = "") -> Any:
-    """The added columns for a chunk's ``(rows, labels)`` probabilities, as a DataFrame."""
+    """The added columns for a chunk's ``(rows, labels)`` probabilities, as a DataFrame.
+
+    A row whose probabilities are not finite (the model overflows on its text) gets empty cells:
+    never a label.
+    """
     import pandas as pd
 
-    answers = task.predictions(probabilities, top_k)
+    finite = np.isfinite(probabilities).all(1)
+    answers = iter(task.predictions(probabilities[finite], top_k))
     columns = prediction_columns(task, top_k, prefix)
     rows = []
-    for answer in answers:
+    for ok in finite.tolist():
+        if not ok:
+            rows.append([None] * len(columns))
+            continue
+        answer = next(answers)
         label = answer["label"]
         if top_k is None:  # p_<label> in the labels' own order, not by probability
             ranked = [answer["probabilities"][name] for name in task.labels]
@@ -76,7 +85,8 @@ def predict_file(
 ) -> dict[str, Any]:
     """Label every row of the table ``source`` into the table ``target`` (formats by suffix).
 
-    Returns ``{"rows", "seconds", "output"}``. A column the prediction adds that the input
+    Returns ``{"rows", "unlabelled", "seconds", "output"}``: ``unlabelled`` rows (the model's
+    output NaN or infinite) have empty prediction cells. A column the prediction adds that the input
     already has is refused (name another ``prefix``), so no input column is ever overwritten.
     """
     import pandas as pd
@@ -85,6 +95,7 @@ def predict_file(
     columns = text_columns or default_text
     added = prediction_columns(classifier.task, top_k, prefix)
     started = time.perf_counter()
+    unlabelled = 0
     options = {"delimiter": delimiter, "encoding": encoding, "setting": "--{}"}
     with TableWriter(target) as out:
         for chunk in iter_table(source, chunk_rows, **options):
@@ -98,9 +109,11 @@ def predict_file(
                 raise DataError(f"{source} already has the column(s) {', '.join(clash)} that the prediction adds; "
                                 "choose a --column-prefix such as 'pred_' so no input column is overwritten")
             probabilities = classifier.probabilities(joined_texts(chunk, columns))
+            unlabelled += int((~np.isfinite(probabilities).all(1)).sum())
             scored = prediction_frame(classifier.task, probabilities, top_k, separator, prefix)
             out.write(pd.concat([chunk.reset_index(drop=True), scored], axis=1))
-    return {"rows": out.rows, "seconds": time.perf_counter() - started, "output": str(target)}
+    return {"rows": out.rows, "unlabelled": unlabelled, "seconds": time.perf_counter() - started,
+            "output": str(target)}
 
 
 def read_labelled_file(

@@ -31,8 +31,10 @@ from pydantic import (
     create_model,
 )
 
-from zoo.errors import SpecError
+from zoo.errors import RunError, SpecError
+from zoo.limits import MAX_SPEC_BYTES, MAX_SPEC_DEPTH, MAX_SPEC_VALUES
 from zoo.registry import Registry
+from zoo.runfiles import read_file
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 SPEC_SUFFIXES = {".yaml": "yaml", ".yml": "yaml", ".json": "json", ".toml": "toml"}
@@ -289,17 +291,24 @@ def resolve_spec_path(source: str | Path) -> Path:
     )
 
 
-def read_spec_file(path: Path) -> dict[str, Any]:
-    """The raw data of a spec file, parsed as data only (YAML's safe loader: no code runs)."""
+def read_spec_file(path: Path, run: Path | None = None) -> dict[str, Any]:
+    """The raw data of a spec file, parsed as data only (YAML's safe loader: no code runs).
+
+    The file must be a regular file of at most :data:`zoo.limits.MAX_SPEC_BYTES` (inside the
+    run directory ``run``, for a run's ``spec.yaml``), and its data are bounded (see
+    :func:`check_spec_size`).
+    """
     fmt = SPEC_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         raise SpecError([("", f"{path}: unknown spec format '{path.suffix}'; use {', '.join(SPEC_SUFFIXES)}")])
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_file(path, MAX_SPEC_BYTES, run).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise SpecError([("", f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})")]) from None
-    except OSError as exc:
-        raise SpecError([("", f"{path}: cannot read: {exc.strerror}")]) from None
+    except RunError as exc:
+        if run is not None:
+            raise
+        raise SpecError([("", str(exc))]) from None
     try:
         if fmt == "yaml":
             data = yaml.safe_load(text)
@@ -316,11 +325,54 @@ def read_spec_file(path: Path) -> dict[str, Any]:
         raise SpecError([("", f"{path}: line {exc.lineno}, column {exc.colno}: malformed JSON: {exc.msg}")]) from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError([("", f"{path}: malformed TOML: {exc}")]) from None
+    except RecursionError:
+        raise SpecError([("", f"{path}: nested more than {MAX_SPEC_DEPTH} levels deep; a spec is not")]) from None
     if data is None:
         raise SpecError([("", f"{path} is empty; a spec is a mapping such as 'model: {{encoder: lstm}}'")])
     if not isinstance(data, dict):
         raise SpecError([("", f"{path}: a spec must be a mapping of sections, not {type(data).__name__}")])
+    check_spec_size(data, str(path))
     return data
+
+
+def check_spec_size(data: Any, where: str) -> None:
+    """Refuse data nested more than ``MAX_SPEC_DEPTH`` levels deep or holding more than
+    ``MAX_SPEC_VALUES`` values with YAML aliases expanded, or an alias to itself (see
+    :mod:`zoo.limits`).
+
+    Specs are shared, and a few hundred bytes of nested YAML aliases expand to gigabytes wherever
+    the data are walked (copied, validated, printed). An alias is one shared object after
+    parsing, so this walks each once: such a file is refused in microseconds.
+    """
+    seen: dict[int, tuple[int, int] | None] = {}  # id -> (values, depth below), None while walked
+
+    def fail(problem: str) -> SpecError:
+        return SpecError([("", f"{where}: {problem}; a spec is not (are YAML aliases expanding it?)")])
+
+    def walk(node: Any, depth: int) -> tuple[int, int]:
+        if not isinstance(node, (dict, list)):
+            return 1, 0
+        if id(node) in seen:
+            known = seen[id(node)]
+            if known is None:
+                raise fail("holds an alias to itself, which expands without end")
+            values, below = known
+        else:
+            seen[id(node)] = None
+            values, below = 1, 0
+            for child in (node.values() if isinstance(node, dict) else node):
+                if depth + 1 > MAX_SPEC_DEPTH:
+                    raise fail(f"nests more than {MAX_SPEC_DEPTH} levels deep")
+                child_values, child_below = walk(child, depth + 1)
+                values, below = values + child_values, max(below, child_below + 1)
+                if values > MAX_SPEC_VALUES:
+                    raise fail(f"holds more than {MAX_SPEC_VALUES:,} values")
+            seen[id(node)] = values, below
+        if depth + below > MAX_SPEC_DEPTH:
+            raise fail(f"nests more than {MAX_SPEC_DEPTH} levels deep")
+        return values, below
+
+    walk(data, 0)
 
 
 #: Where each kind's component sits in a spec (``loggers`` is a list, not one component).
@@ -379,7 +431,7 @@ def parse_override_value(raw: str) -> Any:
     if text[:1] in ("[", "{", "'", '"'):
         try:
             return yaml.load(text, Loader=_CoreLoader)  # noqa: S506 - a safe loader subclass
-        except yaml.YAMLError:
+        except (yaml.YAMLError, RecursionError):
             return raw
     return core_scalar(text)
 

@@ -24,13 +24,15 @@ from zoo.distributed import Distributed, from_environment, shutdown
 from zoo.errors import RunError, ZooError
 from zoo.loggers import build_loggers
 from zoo.memory import keep_freed_memory
-from zoo.model import TextClassifier, build_model, count_parameters
+from zoo.limits import MAX_PARAMETERS
+from zoo.model import TextClassifier, build_model, count_parameters, planned_state
 from zoo.parallel import batch_shards, resolve_shards
 from zoo.plugins import Plugins, get_plugins, notify
 from zoo.progress import TrainProgress
 from zoo.resume import open_resumed
-from zoo.rundir import RunDir
-from zoo.task import Binary, Task, resolve_task, task_from_dict
+from zoo import runfiles
+from zoo.rundir import RunDir, safe_name
+from zoo.task import Binary, Task, resolve_task
 
 ALONE = Distributed()
 
@@ -158,6 +160,10 @@ def evaluate(
     """Loss and the ``task``'s metrics of ``model`` on ``split``, batched and truncated as ``spec`` says."""
     logits = predict_logits(model, split, spec.train.eval_batch_size, device, spec.data.max_length, dist,
                             supported_precision(spec.train.precision, device), spec.train.cpu_shards)
+    broken = int((~np.isfinite(logits).all(axis=tuple(range(1, logits.ndim)))).sum())
+    if broken:
+        raise TrainingDiverged(f"the model's output is NaN or infinite for {broken} of the {len(logits)} texts "
+                               "evaluated; its weights overflow, so it gives no metrics")
     return task.metrics(logits, split.labels)
 
 
@@ -230,7 +236,7 @@ def train_epoch(
 def _new_run_dir(spec: BaseModel, out: str | Path | None, force: bool, dist: Distributed) -> RunDir:
     """The run directory to create, checked by every rank before any work (created later)."""
     if out is None:
-        out = Path("runs") / f"{spec.name}-{datetime.now():%Y%m%d-%H%M%S}"
+        out = Path("runs") / f"{safe_name(spec.name)}-{datetime.now():%Y%m%d-%H%M%S}"
     run_dir = RunDir(Path(dist.broadcast(str(out))))
     run_dir.check_new(force)
     return run_dir
@@ -245,17 +251,20 @@ def train(
     force: bool = False,
     plugins: Plugins | None = None,
     progress: TrainProgress | None = None,
+    source: str | None = None,
+    max_parameters: int = MAX_PARAMETERS,
 ) -> dict[str, Any]:
     """Train ``spec`` (a spec object, or anything :func:`zoo.load_spec` takes) into a new run
-    directory (``out``), or continue the run at ``resume`` (``overrides`` may extend it: see
-    :mod:`zoo.resume`).
+    directory (``out``), or continue the run at ``resume`` (``overrides`` may extend it, ``source``
+    names its data: see :mod:`zoo.resume`).
 
-    Returns the summary that is also written to ``summary.json``.
+    A model of more than ``max_parameters`` is refused before it is built. Returns the summary
+    that is also written to ``summary.json``.
     """
     plugins = plugins or get_plugins()
-    extended = False
+    extended, data_note = False, None
     if resume is not None:
-        run_dir, spec, extended = open_resumed(resume, plugins.registry, overrides)
+        run_dir, spec, extended, data_note = open_resumed(resume, plugins.registry, overrides, source)
     elif spec is None:
         raise ValueError("train() needs a spec or a run directory to resume")
     elif not isinstance(spec, BaseModel):
@@ -271,7 +280,7 @@ def train(
         if resume is None:
             run_dir = _new_run_dir(spec, out, force, dist)
         return _Trainer(spec, run_dir, plugins, device, dist, progress, fresh=resume is None,
-                        extended=extended).fit()
+                        extended=extended, max_parameters=max_parameters, data_note=data_note).fit()
     finally:
         shutdown(dist)
 
@@ -280,10 +289,13 @@ class _Trainer:
     """One run's training loop; rank 0 alone writes files, shows progress and calls hooks."""
 
     def __init__(self, spec, run_dir: RunDir, plugins: Plugins, device, dist: Distributed, progress,
-                 fresh: bool, extended: bool = False) -> None:
+                 fresh: bool, extended: bool = False, max_parameters: int = MAX_PARAMETERS,
+                 data_note: str | None = None) -> None:
         """Prepare the data and build the model; a ``fresh`` run's folder is made only then,
         so a start that fails (bad data source, bad plugin) leaves nothing behind to block a retry.
-        An ``extended`` resumed run records its new spec and, if it had finished, goes on."""
+        An ``extended`` resumed run records its new spec and, if it had finished, goes on; a
+        resumed run must find the vocabulary it was trained with in the data (``data_note``
+        says which data those are)."""
         from zoo.data.prepare import prepare_data
 
         self.spec, self.run_dir, self.plugins, self.device, self.dist = spec, run_dir, plugins, device, dist
@@ -292,13 +304,20 @@ class _Trainer:
         if train.threads:
             torch.set_num_threads(train.threads)
         self.progress = progress or TrainProgress(train.epochs, enabled=dist.is_main)
+        if data_note:
+            self.progress.message(f"data: {data_note}")
         self.data = prepare_data(spec, plugins.registry)
+        if not fresh and run_dir.vocab_file.exists():
+            runfiles.check_same_vocabulary(run_dir.read_vocab(), self.data.vocab, run_dir.path)
         self.prepare_seconds = time.perf_counter() - self.started
         self.task = resolve_task(spec.task, self.data.labels, self.data.multilabel, self.data.splits["train"].labels)
         # the spec written to the run names the task the data decided, so a resumed run,
         # zoo evaluate and zoo predict read it back without the data
         self.spec = spec = spec.model_copy(update={"task": spec.task.model_copy(update={"type": self.task.name})})
 
+        self.max_parameters = max_parameters
+        planned_state(spec.model, len(self.data.vocab), self.task.num_outputs, plugins.registry, max_parameters,
+                      f"the spec of {run_dir.path}")  # refused before anything is allocated
         torch.manual_seed(train.seed)
         self.model = build_model(spec.model, vocab_size=len(self.data.vocab), num_outputs=self.task.num_outputs,
                                  registry=plugins.registry).to(device)
@@ -311,7 +330,7 @@ class _Trainer:
             run_dir.save_spec(spec)
             run_dir.summary_file.unlink(missing_ok=True)  # it trains on: finished again at its end
         if dist.is_main and not run_dir.vocab_file.exists():
-            self.data.vocab.save(run_dir.vocab_file)
+            self.data.vocab.save(run_dir.writable(run_dir.vocab_file))
         dist.barrier()
         self.optimizer = make_optimizer(train.optimizer, self.model.parameters())
         self.scheduler = make_scheduler(train, self.optimizer)
@@ -341,32 +360,44 @@ class _Trainer:
                 "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None}
         return self.dist.gather(mine)
 
-    def _set_random_state(self, saved: Any) -> None:
-        if isinstance(saved, torch.Tensor):  # checkpoints before per-rank states: rank 0's alone
-            saved = [{"cpu": saved, "cuda": None}]
-        mine = saved[self.dist.rank] if self.dist.rank < len(saved) else saved[0]
-        torch.set_rng_state(mine["cpu"])
-        if mine.get("cuda") is not None and self.device.type == "cuda":
-            torch.cuda.set_rng_state(mine["cuda"], self.device)
+    def _set_random_state(self, states: list[runfiles.RandomState], path: Path) -> None:
+        mine = states[self.dist.rank] if self.dist.rank < len(states) else states[0]
+        torch.set_rng_state(mine.cpu)
+        if mine.cuda is not None and self.device.type == "cuda":
+            try:
+                torch.cuda.set_rng_state(mine.cuda, self.device)
+            except RuntimeError as exc:
+                raise RunError(f"{path}: rng.{self.dist.rank}.cuda is not a CUDA generator's state ({exc})") from None
+
+    def _checkpoint(self, path: Path) -> runfiles.Weights:
+        """The checkpoint at ``path``, checked, its weights loaded into the model."""
+        state = self.run_dir.load_checkpoint(path, runfiles.max_checkpoint_bytes(self.max_parameters))
+        expected = {name: (tuple(value.shape), value.dtype) for name, value in self.model.state_dict().items()}
+        runfiles.check_weights(state.model, expected, path)
+        self.model.load_state_dict(state.model)
+        return state
 
     def _restore(self) -> None:
-        state = self.run_dir.load_checkpoint(self.run_dir.last)
-        recorded = task_from_dict(state["task"]) if "task" in state else Binary(tuple(state["labels"]))
+        path = self.run_dir.last
+        state = self._checkpoint(path)
+        recorded = state.to_task()
         if recorded.labels != self.task.labels or recorded.name != self.task.name:
             raise RunError(
                 f"{self.run_dir.path} was trained as a {recorded.name} task over the labels "
                 f"{', '.join(recorded.labels)}; the data now give {self.task.name} over "
                 f"{', '.join(self.task.labels)}. Resume with the data it was trained on"
             )
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None and state.get("scheduler"):
-            self.scheduler.load_state_dict(state["scheduler"])
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
-        self._set_random_state(state["rng"])
-        self.run.start_epoch, self.run.history = state["epoch"], state["history"]
-        self.best, self.bad_epochs = state["best"], state["bad_epochs"]
+        runfiles.check_optimizer(state.optimizer, self.optimizer.state_dict(), list(self.model.parameters()), path)
+        self.optimizer.load_state_dict({"state": dict(state.optimizer.state),
+                                        "param_groups": list(state.optimizer.param_groups)})
+        for name, part in (("scheduler", self.scheduler), ("scaler", self.scaler)):
+            saved = getattr(state, name)
+            if part is not None and saved:
+                runfiles.check_like(saved, part.state_dict(), path, name)
+                part.load_state_dict(saved)
+        self._set_random_state(state.rng, path)
+        self.run.start_epoch, self.run.history = state.epoch, list(state.history)
+        self.best, self.bad_epochs = state.best.model_dump(), state.bad_epochs
         self.progress.message(f"resuming {self.run_dir.path} after epoch {self.run.start_epoch}")
 
     def _evaluate(self, split_name: str) -> dict[str, Any]:
@@ -459,7 +490,7 @@ class _Trainer:
         from zoo.io import atomic_write_json
         from zoo.plot import plot_confusion, plot_curves
 
-        self.model.load_state_dict(self.run_dir.load_checkpoint(self.run_dir.best)["model"])
+        self._checkpoint(self.run_dir.best)
         test = self._evaluate("test")
         history = self.run.history
         summary = {
@@ -488,10 +519,10 @@ class _Trainer:
             summary["max_memory_mb"] = torch.cuda.max_memory_allocated(self.device) / 2**20
         if self.dist.is_main:
             title = f"{self.spec.name} ({self.run_dir.path.name})"
-            plot_curves(history, self.run_dir.curves_file, title)
+            plot_curves(history, self.run_dir.writable(self.run_dir.curves_file), title)
             if "confusion" in test:
-                plot_confusion(test["confusion"], list(self.task.labels), self.run_dir.confusion_file,
+                plot_confusion(test["confusion"], list(self.task.labels), self.run_dir.writable(self.run_dir.confusion_file),
                                f"{title}: test split")
-            atomic_write_json(self.run_dir.summary_file, summary)
+            atomic_write_json(self.run_dir.writable(self.run_dir.summary_file), summary)
         self._notify("on_run_end", summary=summary)
         return summary

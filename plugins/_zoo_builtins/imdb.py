@@ -46,7 +46,10 @@ class ImdbConfig(BaseModel):
     valid_size: PositiveInt = Field(5000, description="Reviews held out of training for validation.")
     url: str = Field(OFFICIAL_URL, description="Address downloaded when no local source is named.")
     sha256: str | None = Field(
-        OFFICIAL_SHA256, description="Checksum of the archive at `url` (None: not verified)."
+        OFFICIAL_SHA256,
+        description="Checksum of the archive at `url` (a URL in data.source may carry its own as "
+        "#sha256=HEX). An address other than the official one is never downloaded without one; "
+        "null skips the check for the official address only.",
     )
     extract: bool = Field(
         False,
@@ -57,6 +60,16 @@ class ImdbConfig(BaseModel):
     )
     max_review_bytes: PositiveInt = Field(
         1_000_000, description="Refuse review files larger than this (the largest real one is ~14 kB)."
+    )
+    max_files: PositiveInt = Field(
+        500_000,
+        description="Refuse an archive of more members, or a folder of more review files (the "
+        "official archive has about 100,000 members).",
+    )
+    max_total_bytes: PositiveInt = Field(
+        1_000_000_000,
+        description="Refuse an archive whose members, or a folder whose review files, add up to more "
+        "bytes than this uncompressed (the official archive: about a quarter of that).",
     )
 
 

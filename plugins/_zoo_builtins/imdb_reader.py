@@ -2,9 +2,11 @@
 
 Layout: ``aclImdb/{train,test}/{pos,neg}/<id>_<rating>.txt``. Accepted sources: the archive
 (``.tar.gz``; read in one pass without extracting, or extracted safely into the cache with
-``extract: true``), the extracted ``aclImdb`` folder or the folder that contains it, or an
-``http(s)``/``file`` URL, downloaded once into the cache and checksummed. Review order is
-deterministic: by split, label (neg, pos) and file name.
+``extract: true``), the extracted ``aclImdb`` folder or the folder that contains it (a ``file://``
+URL names one of these), or an ``http(s)`` URL, downloaded once into the cache and checksummed
+(an address other than the official one needs its checksum). Review order is deterministic: by
+split, label (neg, pos) and file name. Sources are bounded (``max_files``, ``max_total_bytes``,
+``max_review_bytes``), and with ``data.limit`` only the reviews kept are read.
 
 ``target: rating`` labels each review with the stars in its file name instead (``"1"``..``"10"``,
 those that occur, in numeric order); everything else (sources, order, splits) is the same.
@@ -17,14 +19,16 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urldefrag
 
 import numpy as np
 
-from _zoo_builtins.imdb import ImdbConfig
+from _zoo_builtins.imdb import OFFICIAL_SHA256, OFFICIAL_URL, ImdbConfig
 from zoo.data.archive import iter_files, safe_extract
 from zoo.data.cache import file_lock, stable_hash
-from zoo.data.download import download, is_url
+from zoo.data.download import download, file_url_path, is_url
 from zoo.data.interface import RawSplit
+from zoo.data.prepare import balanced_subset
 from zoo.data.sampling import stratified_pick
 from zoo.errors import DataError
 
@@ -37,6 +41,8 @@ HINT = (
 _MEMBER = re.compile(r"^(?:\./)?(?:[^/]+/)?(train|test)/(neg|pos)/([^/]+\.txt)$")
 _RATING = re.compile(r"^[^_]+_(\d+)\.txt$")
 
+#: A review: ``(split, neg|pos, file name)``.
+Key = tuple[str, str, str]
 #: Reviews of one folder (``(split, neg|pos)``): ``(file name, text)`` sorted by file name.
 Groups = dict[tuple[str, str], list[tuple[str, str]]]
 
@@ -59,6 +65,10 @@ class ImdbDataset:
     ``labels`` are neg, pos; for ``target: rating`` they are the ratings found, set by :meth:`load`.
     """
 
+    #: Names a local copy; for ``zoo evaluate`` and ``--resume`` it also replaces the source a
+    #: received run recorded (see :func:`zoo.rundir.with_data_source`).
+    source_env = ENV
+
     def __init__(self, config: ImdbConfig) -> None:
         self.config = config
         self.labels = list(LABELS) if config.target == "sentiment" else []
@@ -66,15 +76,22 @@ class ImdbDataset:
     # -- where the data is ----------------------------------------------------------------------
 
     def resolve(self, source: str | None) -> Source:
-        """The source to read: ``source`` (data.source), else ``$ZOO_IMDB_SOURCE``, else the URL."""
+        """The source to read: ``source`` (data.source), else ``$ZOO_IMDB_SOURCE``, else the URL.
+
+        A ``file://`` URL is the local path it names. A URL other than the official address is
+        accepted only with a checksum (see :meth:`address`).
+        """
         if source and source.strip():
             value, origin = source.strip(), "data.source"
         elif os.environ.get(ENV, "").strip():
             value, origin = os.environ[ENV].strip(), ENV
         else:
-            return Source("url", self.config.url, "official address")
+            value, origin = self.config.url, "data.dataset.url"
+        value = file_url_path(value) or value
         if is_url(value):
-            return Source("url", value, origin)
+            src = Source("url", value, origin)
+            self.address(src)
+            return src
         path = Path(value).expanduser()
         if not path.exists():
             raise DataError(
@@ -84,7 +101,35 @@ class ImdbDataset:
         path = path.resolve()
         if path.is_dir():
             return Source("folder", str(_folder_root(path)), origin)
+        if not path.is_file():  # a FIFO would block the read, a device never end it
+            raise DataError(f"IMDB source {path} (from {origin}) is neither a file nor a folder. {HINT}")
         return Source("archive", str(path), origin)
+
+    def address(self, src: Source) -> tuple[str, str | None]:
+        """The URL to download and the sha256 its bytes must have.
+
+        The checksum is the URL's ``#sha256=HEX`` fragment, else ``sha256`` for the configured
+        ``url``, else the official archive's for the official address. A URL with none of these is
+        refused: a spec or an environment from someone else must not make zoo fetch, unverified,
+        whatever an address of theirs serves. (``sha256: null`` turns verification off for the
+        official address alone.)
+        """
+        address, fragment = urldefrag(src.location)
+        if fragment:
+            match = re.fullmatch(r"sha256=([0-9a-fA-F]{64})", fragment)
+            if match is None:
+                raise DataError(f"{src.location} (from {src.origin}): the URL's fragment must be "
+                                "#sha256=<64 hex digits>, the checksum of the archive it serves")
+            return address, match.group(1).lower()
+        if address == self.config.url and self.config.sha256:
+            return address, self.config.sha256
+        if address == OFFICIAL_URL:
+            return address, self.config.sha256 if address == self.config.url else OFFICIAL_SHA256
+        raise DataError(
+            f"refusing to download {address} (from {src.origin}) without a checksum: it is not the official "
+            f"IMDB address. Add '#sha256=<hex digest>' to the URL or set data.dataset.sha256, or use a "
+            f"local copy. {HINT}"
+        )
 
     def describe(self, source: str | None) -> str:
         return str(self.resolve(source))
@@ -93,77 +138,102 @@ class ImdbDataset:
         """The identity of the data, cheap to compute and offline (see :class:`Dataset`)."""
         src = self.resolve(source)
         if src.kind == "url":
-            return f"url:{src.location}:sha256:{self._checksum(src.location)}"
+            address, checksum = self.address(src)
+            return f"url:{address}:sha256:{checksum}"
         if src.kind == "archive":
             stat = Path(src.location).stat()
             return f"archive:{src.location}:{stat.st_size}:{stat.st_mtime_ns}"
         return f"folder:{src.location}:{_folder_state(Path(src.location))}"
 
-    def _checksum(self, url: str) -> str | None:
-        return self.config.sha256 if url == self.config.url else None
-
     # -- reading -------------------------------------------------------------------------------
 
-    def load(self, source: str | None, cache_dir: Path, *, seed: int = 1) -> dict[str, RawSplit]:
+    def load(self, source: str | None, cache_dir: Path, *, seed: int = 1,
+             limit: int | None = None) -> dict[str, RawSplit]:
+        """The three splits. With ``limit`` (``data.limit``), the class-balanced subset zoo keeps
+        of each split is chosen from the file names alone and only its reviews are read."""
         src = self.resolve(source)
         if src.kind == "url":
-            name = Path(src.location.split("?", 1)[0]).name or "download.tar.gz"
-            checksum = self._checksum(src.location)
+            address, checksum = self.address(src)
+            name = Path(address.split("?", 1)[0]).name or "download.tar.gz"
             path = download(
-                src.location,
-                Path(cache_dir) / "downloads" / stable_hash([src.location, checksum], 16) / name,
+                address,
+                Path(cache_dir) / "downloads" / stable_hash([address, checksum], 16) / name,
                 sha256=checksum,
                 hint=HINT,
             )
-            src = Source("archive", str(path), f"downloaded from {src.location}")
+            src = Source("archive", str(path), f"downloaded from {address}")
         if src.kind == "archive" and self.config.extract:
-            src = Source("folder", str(_folder_root(_extracted(Path(src.location), Path(cache_dir)))), src.origin)
-        if src.kind == "archive":
-            groups = self._read_archive(Path(src.location))
-        else:
-            groups = self._read_folder(Path(src.location))
-        return self._split(groups, seed, str(src))
+            src = Source("folder", str(_folder_root(self._extracted(Path(src.location), Path(cache_dir)))),
+                         src.origin)
+        if limit is None:
+            return self._split(_groups(self._read(src), src), seed, str(src))
+        every = self._split(_groups(self._read(src, names_only=True), src, keys=True), seed, str(src))
+        kept = {name: split.subset(balanced_subset(split.labels, limit, seed, name).tolist())
+                for name, split in every.items()}
+        texts = self._read(src, wanted={key for split in kept.values() for key in split.texts})
+        return {name: RawSplit([texts[key] for key in split.texts], split.labels) for name, split in kept.items()}
 
-    def _read_folder(self, root: Path) -> Groups:
-        groups: Groups = {}
+    def _read(self, src: Source, wanted: set[Key] | None = None, names_only: bool = False) -> dict[Key, str]:
+        """``{(split, label, file name): text}`` of the reviews (those ``wanted``; texts empty with
+        ``names_only``), within the configured bounds on files and bytes."""
+        if src.kind == "archive":
+            return self._read_archive(Path(src.location), wanted, names_only)
+        return self._read_folder(Path(src.location), wanted, names_only)
+
+    def _read_folder(self, root: Path, wanted: set[Key] | None, names_only: bool) -> dict[Key, str]:
+        found: dict[Key, str] = {}
+        files = total = 0
         for split in ("train", "test"):
             for label in LABELS:
                 folder = root / split / label
-                names = sorted(
-                    entry.name
-                    for entry in _scan(folder)
-                    if entry.name.endswith(".txt") and entry.is_file()
-                )
-                groups[split, label] = [
-                    (name, self._decode(folder / name, _read_bytes(folder / name, self.config.max_review_bytes)))
-                    for name in names
-                ]
-        for split in ("train", "test"):
-            if not any(groups[split, label] for label in LABELS):
-                raise DataError(
-                    f"no reviews in {root / split}/pos or {root / split}/neg (expected <id>_<rating>.txt "
-                    f"files). {HINT}"
-                )
-        return groups
+                for entry in _scan(folder):
+                    if not (entry.name.endswith(".txt") and entry.is_file()):
+                        continue
+                    files, total = files + 1, total + entry.stat().st_size
+                    self._check_bounds(root, files, total)
+                    key = (split, label, entry.name)
+                    if wanted is None or key in wanted:
+                        path = folder / entry.name
+                        found[key] = "" if names_only else self._decode(
+                            path, _read_bytes(path, self.config.max_review_bytes))
+        return found
 
-    def _read_archive(self, archive: Path) -> Groups:
-        found: dict[tuple[str, str], list[tuple[str, str]]] = {
-            (s, label): [] for s in ("train", "test") for label in LABELS
-        }
+    def _read_archive(self, archive: Path, wanted: set[Key] | None, names_only: bool) -> dict[Key, str]:
+        def key(name: str) -> Key | None:
+            match = _MEMBER.match(name)
+            return match.groups() if match else None  # type: ignore[return-value]
 
-        def wanted(name: str) -> bool:
-            return _MEMBER.match(name) is not None
+        def accept(name: str) -> bool:
+            found = key(name)
+            return found is not None and (wanted is None or found in wanted)
 
-        for name, data in iter_files(archive, wanted, max_bytes=self.config.max_review_bytes, hint=HINT):
-            split, label, filename = _MEMBER.match(name).groups()  # type: ignore[union-attr]
-            found[split, label].append((filename, self._decode(f"{archive}: member {name}", data)))
-        for split in ("train", "test"):
-            if not any(found[split, label] for label in LABELS):
-                raise DataError(
-                    f"archive {archive} holds no reviews under aclImdb/{split}/pos or "
-                    f"aclImdb/{split}/neg; is it the IMDB archive aclImdb_v1.tar.gz? {HINT}"
-                )
-        return {key: sorted(items) for key, items in found.items()}
+        reviews = iter_files(archive, accept, max_bytes=self.config.max_review_bytes, hint=HINT,
+                             max_members=self.config.max_files, max_total_bytes=self.config.max_total_bytes,
+                             contents=not names_only)
+        return {key(name): "" if data is None else self._decode(f"{archive}: member {name}", data)  # type: ignore[misc]
+                for name, data in reviews}
+
+    def _check_bounds(self, root: Path, files: int, total: int) -> None:
+        if files > self.config.max_files:
+            raise DataError(f"{root} holds more than {self.config.max_files:,} review files "
+                            "(data.dataset.max_files); refusing it. Is it really the IMDB data?")
+        if total > self.config.max_total_bytes:
+            raise DataError(f"{root}: its review files add up to more than {self.config.max_total_bytes:,} bytes "
+                            "(data.dataset.max_total_bytes); refusing it. Is it really the IMDB data?")
+
+    def _extracted(self, archive: Path, cache_dir: Path) -> Path:
+        """The archive's shared extraction folder in the cache, extracted once under a lock.
+
+        A complete extraction is never replaced (its key holds the archive's path, size and
+        modification time), so processes reading it while another one waits cannot lose it.
+        """
+        stat = archive.stat()
+        target = cache_dir / "imdb" / "extracted" / stable_hash([str(archive), stat.st_size, stat.st_mtime_ns], 16)
+        with file_lock(target.parent / f".{target.name}.lock"):
+            if not target.is_dir():
+                safe_extract(archive, target, hint=HINT, max_members=self.config.max_files,
+                             max_total_bytes=self.config.max_total_bytes)
+        return target
 
     @staticmethod
     def _decode(where: object, data: bytes) -> str:
@@ -234,6 +304,23 @@ class ImdbDataset:
         return lambda split, folder, name: index[ratings[split, folder, name]]
 
 
+def _groups(found: dict[Key, str], src: Source, keys: bool = False) -> Groups:
+    """The reviews of each folder (``(split, neg|pos)``) as ``(file name, text)`` in file-name
+    order, or with ``keys`` ``(file name, key)``; a split without any review is an error."""
+    groups: Groups = {(split, label): [] for split in ("train", "test") for label in LABELS}
+    for key in sorted(found):
+        groups[key[:2]].append((key[2], key if keys else found[key]))  # type: ignore[arg-type]
+    for split in ("train", "test"):
+        if any(groups[split, label] for label in LABELS):
+            continue
+        if src.kind == "folder":
+            root = Path(src.location) / split
+            raise DataError(f"no reviews in {root}/pos or {root}/neg (expected <id>_<rating>.txt files). {HINT}")
+        raise DataError(f"archive {src.location} holds no reviews under aclImdb/{split}/pos or aclImdb/{split}/neg; "
+                        f"is it the IMDB archive aclImdb_v1.tar.gz? {HINT}")
+    return groups
+
+
 def build(config: ImdbConfig) -> ImdbDataset:
     """IMDB movie reviews, pos/neg or star ratings, from the Stanford archive or its folder."""
     return ImdbDataset(config)
@@ -251,20 +338,6 @@ def _folder_root(path: Path) -> Path:
         f"{path} has no train/ and test/ folders, nor an aclImdb/ folder holding them; point the "
         f"source at the extracted aclImdb/ folder or at aclImdb_v1.tar.gz. {HINT}"
     )
-
-
-def _extracted(archive: Path, cache_dir: Path) -> Path:
-    """The archive's shared extraction folder in the cache, extracted once under a lock.
-
-    A complete extraction is never replaced (its key holds the archive's path, size and
-    modification time), so processes reading it while another one waits cannot lose it.
-    """
-    stat = archive.stat()
-    target = cache_dir / "imdb" / "extracted" / stable_hash([str(archive), stat.st_size, stat.st_mtime_ns], 16)
-    with file_lock(target.parent / f".{target.name}.lock"):
-        if not target.is_dir():
-            safe_extract(archive, target, hint=HINT)
-    return target
 
 
 def _scan(folder: Path) -> list[os.DirEntry]:

@@ -16,7 +16,8 @@ from zoo.rundir import RunDir
 
 
 def _path(run: Any) -> Path:
-    return RunDir(Path(run.dir)).metrics_file
+    run_dir = RunDir(Path(run.dir))
+    return run_dir.writable(run_dir.metrics_file)
 
 
 @hookimpl

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from zoo import hookimpl
 from zoo.errors import ZooError
+from zoo.rundir import RunDir
 
 INSTALL_HINT = "pip install 'zoo[tensorboard]'"
 
@@ -38,6 +39,12 @@ class TensorBoardConfig(BaseModel):
     """TensorBoard event files under RUN/tensorboard/ (needs pip install 'zoo[tensorboard]')."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+def log_dir(run: Any) -> Path:
+    """``RUN/tensorboard``, checked to lie inside the run (no link out of it)."""
+    run_dir = RunDir(Path(run.dir))
+    return run_dir.writable(run_dir.path / "tensorboard", folder=True)
 
 
 def _summary_writer() -> type:
@@ -61,7 +68,7 @@ class TensorBoardLogger:
     def on_run_start(self, run: Any) -> None:
         # purge_step: a resumed run drops what a killed run logged after its last checkpoint.
         purge = run.start_epoch + 1 if run.start_epoch else None
-        self.writer = _summary_writer()(log_dir=str(Path(run.dir) / "tensorboard"), purge_step=purge)
+        self.writer = _summary_writer()(log_dir=str(log_dir(run)), purge_step=purge)
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
         for key, tag in _SCALARS.items():

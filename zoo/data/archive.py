@@ -2,7 +2,8 @@
 
 Every member is checked before anything is read or written: absolute paths, ``..`` components,
 symbolic or hard links that point outside the archive's root, and device or FIFO entries make
-the whole archive refused with a :class:`DataError` naming the member. Extraction additionally
+the whole archive refused with a :class:`DataError` naming the member; so does an archive of
+more members, or more uncompressed bytes, than the caller allows. Extraction additionally
 uses Python's ``filter="data"`` and happens inside :func:`zoo.io.atomic_directory`, so a refused,
 corrupt or interrupted extraction leaves nothing behind: neither outside the target (the checks)
 nor a half-filled target that would later look complete (the atomic rename).
@@ -85,23 +86,51 @@ def open_archive(archive: str | Path, hint: str = "") -> Iterator[tarfile.TarFil
         handle.close()
 
 
+class _Bounds:
+    """Counts an archive's members and their bytes, refusing it past ``max_members`` or ``max_total_bytes``.
+
+    An archive's headers say how large each member is before it is read, so a "zip bomb" of
+    compressible texts is refused after reading at most ``max_total_bytes``, never gigabytes more.
+    """
+
+    def __init__(self, archive: Path, max_members: int | None, max_total_bytes: int | None) -> None:
+        self.archive, self.max_members, self.max_total_bytes = archive, max_members, max_total_bytes
+        self.members = self.total = 0
+
+    def add(self, member: tarfile.TarInfo) -> None:
+        self.members, self.total = self.members + 1, self.total + max(member.size, 0)
+        if self.max_members is not None and self.members > self.max_members:
+            raise DataError(f"{self.archive} holds more than {self.max_members:,} members (the dataset's max_files); "
+                            "refusing it. Is it really the dataset's archive?")
+        if self.max_total_bytes is not None and self.total > self.max_total_bytes:
+            raise DataError(f"{self.archive}: its members add up to more than {self.max_total_bytes:,} bytes "
+                            "uncompressed (the dataset's max_total_bytes); refusing it. Is it really the dataset's archive?")
+
+
 def iter_files(
     archive: str | Path,
     wanted: Callable[[str], bool],
     *,
     max_bytes: int | None = None,
+    max_members: int | None = None,
+    max_total_bytes: int | None = None,
+    contents: bool = True,
     hint: str = "",
-) -> Iterator[tuple[str, bytes]]:
-    """Yield ``(name, content)`` for each regular file of ``archive`` whose name ``wanted`` accepts.
+) -> Iterator[tuple[str, bytes | None]]:
+    """Yield ``(name, content)`` for each regular file of ``archive`` whose name ``wanted`` accepts
+    (``content`` is ``None`` when not ``contents``: the names alone, nothing read).
 
     Reads the archive in one pass without writing anything; every member, wanted or not, is
-    checked with :func:`check_member` first. A wanted file larger than ``max_bytes`` is refused.
+    checked with :func:`check_member` first and counted against ``max_members`` and
+    ``max_total_bytes`` (uncompressed). A wanted file larger than ``max_bytes`` is refused.
     """
     archive = Path(archive)
+    bounds = _Bounds(archive, max_members, max_total_bytes)
     with open_archive(archive, hint) as tf:
         try:
             for member in tf:
                 check_member(archive, member)
+                bounds.add(member)
                 if not member.isfile() or not wanted(member.name):
                     continue
                 if max_bytes is not None and member.size > max_bytes:
@@ -109,6 +138,9 @@ def iter_files(
                         f"{archive}: member {member.name!r} is {member.size / 1e6:.1f} MB, more than "
                         f"the {max_bytes / 1e6:.1f} MB allowed for one text (is it really a review?)"
                     )
+                if not contents:
+                    yield member.name, None
+                    continue
                 handle = tf.extractfile(member)
                 if handle is None:  # pragma: no cover - isfile() members always have data
                     continue
@@ -119,17 +151,21 @@ def iter_files(
             raise _corrupt(archive, exc, hint) from None
 
 
-def safe_extract(archive: str | Path, target: str | Path, *, hint: str = "") -> Path:
-    """Extract ``archive`` into the folder ``target``, atomically and refusing unsafe members.
+def safe_extract(archive: str | Path, target: str | Path, *, hint: str = "", max_members: int | None = None,
+                 max_total_bytes: int | None = None) -> Path:
+    """Extract ``archive`` into the folder ``target``, atomically and refusing unsafe members
+    (and more than ``max_members`` members or ``max_total_bytes`` uncompressed bytes).
 
     ``target`` appears only once everything is extracted; on any error it is left as it was
     (absent, or a previous complete extraction) and the partial files are removed.
     """
     archive, target = Path(archive), Path(target)
+    bounds = _Bounds(archive, max_members, max_total_bytes)
     with atomic_directory(target) as tmp, open_archive(archive, hint) as tf:
         try:
             for member in tf:
                 check_member(archive, member)
+                bounds.add(member)
                 tf.extract(member, tmp, filter="data")
         except DataError:
             raise

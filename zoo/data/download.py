@@ -13,19 +13,35 @@ import os
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from zoo.console import safe
 from zoo.errors import DataError
 
-URL_SCHEMES = ("http://", "https://", "ftp://", "file://")
+URL_SCHEMES = ("http://", "https://", "ftp://")
 CHUNK = 1 << 20
 
 
 def is_url(source: str) -> bool:
-    """Whether ``source`` names a URL rather than a local path."""
+    """Whether ``source`` names an address to download rather than a local path."""
     return source.strip().lower().startswith(URL_SCHEMES)
+
+
+def file_url_path(source: str) -> str | None:
+    """The local path a ``file:`` URL names (``None`` for anything else).
+
+    Such a URL is treated as the path it names, with every check a path gets, rather than
+    "downloaded": a received spec's ``file://`` source must not copy arbitrary files unchecked.
+    """
+    if not source.strip().lower().startswith("file:"):
+        return None
+    parts = urllib.parse.urlsplit(source.strip())
+    if parts.netloc not in ("", "localhost"):
+        raise DataError(f"{source}: a file URL on another host ({parts.netloc}) cannot be read; give a local path")
+    return urllib.request.url2pathname(parts.path)
 
 
 def sha256_file(path: str | Path) -> str:
@@ -67,7 +83,7 @@ def download(
         with response, os.fdopen(fd, "wb") as out:
             fd = -1
             total = _content_length(response)
-            with _progress(console, f"downloading {dest.name}", total) as advance:
+            with _progress(console, f"downloading {safe(dest.name)}", total) as advance:
                 try:
                     while chunk := response.read(CHUNK):
                         out.write(chunk)

@@ -55,6 +55,11 @@ class Dataset(Protocol):
     ``multilabel: bool`` (absent: false), read after ``load()``: each text carries a set of
     labels, and each item of a split's ``labels`` is a list of ids (sorted or not, at least one)
     rather than one id. zoo stores them as multi-hot rows (see :mod:`zoo.data.prepare`).
+    ``load`` may take a keyword ``limit`` (``data.limit``): it then returns only the subset
+    :func:`zoo.data.prepare.balanced_subset` keeps of each split, having read only those texts.
+    ``source_env: str`` names an environment variable naming the data locally; for ``zoo
+    evaluate`` and ``--resume`` it replaces a run's recorded ``data.source`` (see
+    :func:`zoo.rundir.with_data_source`).
     """
 
     labels: list[str]

@@ -16,6 +16,7 @@ are exactly what they were before multi-label data existed.
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 import sys
@@ -29,7 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from zoo.console import safe
 from zoo.data.cache import cache_dir, file_lock, stable_hash
+from zoo.data.download import sha256_file
 from zoo.data.encode import EncodedSplit, TokenTable, tokenize_table, vocab_mapping
 from zoo.data.interface import SPLITS, RawSplit
 from zoo.data.vocab import Vocab
@@ -37,7 +40,9 @@ from zoo.errors import DataError
 from zoo.io import atomic_directory, atomic_write_json
 
 #: Bump when the layout of a cache entry changes; old entries are then ignored.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+#: The files of an entry whose size and sha256 ``meta.json`` records and every read verifies.
+ENTRY_FILES = (*(f"{name}.npz" for name in SPLITS), "tokens.json")
 
 
 @dataclass
@@ -148,13 +153,18 @@ def _component_key(component: Any, config: Any) -> dict[str, Any]:
 
 
 def _read_entry(entry: Path) -> tuple[dict[str, Any], list[str], dict[str, EncodedSplit]] | None:
-    """A complete cache entry, or None (absent, older format, or unreadable: rebuilt then)."""
+    """A complete cache entry, or None (absent, older format, or unreadable: rebuilt then).
+
+    Every file must have the size and sha256 its ``meta.json`` records, so a truncated, emptied
+    or swapped file (``train.npz`` for ``test.npz``) is rebuilt, with a warning, never used.
+    """
     if not (entry / "meta.json").is_file():
         return None
     try:
         meta = json.loads((entry / "meta.json").read_text(encoding="utf-8"))
         if meta.get("format") != CACHE_FORMAT:
             return None
+        _verify(entry, meta["files"])
         tokens = json.loads((entry / "tokens.json").read_text(encoding="utf-8"))
         splits = {name: EncodedSplit.load(entry / f"{name}.npz") for name in SPLITS}
         if any(split.multilabel != bool(meta.get("multilabel", False)) for split in splits.values()):
@@ -180,7 +190,7 @@ def _build_entry(
     with _progress(console) as progress:
         t0 = time.perf_counter()
         progress.status(f"reading {source}")
-        raw = dataset.load(data.source, root, seed=data.seed)
+        raw = _load(dataset, data, root)
         labels = list(dataset.labels)
         multilabel = bool(getattr(dataset, "multilabel", False))
         raw = checked_splits(raw, labels, data.dataset.type, multilabel)
@@ -218,9 +228,29 @@ def _build_entry(
         for name, split in splits.items():
             split.save(tmp / f"{name}.npz")
         (tmp / "tokens.json").write_text(json.dumps(table.tokens, ensure_ascii=False), encoding="utf-8")
+        meta["files"] = {name: _record(tmp / name) for name in ENTRY_FILES}
         atomic_write_json(tmp / "meta.json", meta)
     timings["cache_write_s"] = time.perf_counter() - t0
     return meta, table.tokens, splits
+
+
+def _record(path: Path) -> dict[str, Any]:
+    return {"size": path.stat().st_size, "sha256": sha256_file(path)}
+
+
+def _verify(entry: Path, records: dict[str, Any]) -> None:
+    """Raise ValueError unless each of the entry's files has the size and sha256 recorded."""
+    for name in ENTRY_FILES:
+        if _record(entry / name) != records[name]:
+            raise ValueError(f"{name} is not the file this entry recorded (truncated, replaced or swapped)")
+
+
+def _load(dataset: Any, data: Any, root: Path) -> Any:
+    """The dataset's splits; one whose ``load`` takes ``limit`` reads only the ``data.limit`` subset
+    (the same :func:`balanced_subset` zoo then takes, which leaves it as it is)."""
+    if data.limit is not None and "limit" in inspect.signature(dataset.load).parameters:
+        return dataset.load(data.source, root, seed=data.seed, limit=data.limit)
+    return dataset.load(data.source, root, seed=data.seed)
 
 
 def _remove_stale(entry: Path) -> None:
@@ -367,7 +397,7 @@ class _Progress:
 
     def status(self, text: str) -> None:
         if self._progress is not None:
-            self._status = self._progress.add_task(text, total=None)
+            self._status = self._progress.add_task(safe(text), total=None)
 
     def bar(self, text: str, total: int) -> Callable[[int], None] | None:
         if self._progress is None:
@@ -413,15 +443,15 @@ def summary_table(prepared: PreparedData) -> Any:
     info = prepared.info
     cache = "hit" if info["cache_hit"] else "built"
     table = Table(
-        title=f"{info['dataset']}: {info['source']}",
-        caption=f"cache ({cache}): {info['cache_path']}\nvocabulary: {info['vocab_size']:,} tokens "
+        title=f"{safe(info['dataset'])}: {safe(info['source'])}",
+        caption=f"cache ({cache}): {safe(info['cache_path'])}\nvocabulary: {info['vocab_size']:,} tokens "
         f"(<pad>, <unk> included) from the training split; {info['timings']['total_s']:.2f} s"
         + ("\nmulti-label: a label's column counts the texts that carry it" if prepared.multilabel else ""),
     )
     wide = len(prepared.labels) <= WIDE_LABELS
     table.add_column("split")
     for label in prepared.labels if wide else ["labels present"]:
-        table.add_column(label, justify="right")
+        table.add_column(safe(label), justify="right")
     for column in ("total", "tokens: mean", "p95", "max"):
         table.add_column(column, justify="right")
     for split, counts in info["counts"].items():

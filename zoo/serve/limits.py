@@ -11,6 +11,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 
 from zoo.errors import ZooError
+from zoo.limits import MAX_TEXT_CHARS
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Limits:
     max_batch: int = 64
     max_wait_ms: float = 5.0
     max_texts: int = 256
-    max_chars: int = 100_000
+    max_chars: int = MAX_TEXT_CHARS  # as zoo predict's --max-chars
     max_body_bytes: int = 8 * 2**20
     max_queue: int = 64
     body_timeout_s: float = 30.0

@@ -11,7 +11,6 @@ Smaller groups would pad less but pay the fixed cost of each time step more ofte
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -77,11 +76,12 @@ def describe(run: Path, classifier: Any, limits: Limits) -> dict[str, Any]:
     """``GET /info``: the model, its recorded test metrics, versions then and now, the limits."""
     from dataclasses import asdict
 
+    from zoo import runfiles
     from zoo.plugins import get_registry
     from zoo.rundir import RunDir, dump_spec, versions
 
     run_dir = RunDir(run)
-    summary = _read_json(run_dir.summary_file)
+    summary = _recorded(run_dir.summary_file, runfiles.Summary, run)
     return {
         "name": classifier.spec.name,
         "run": str(run),
@@ -91,13 +91,20 @@ def describe(run: Path, classifier: Any, limits: Limits) -> dict[str, Any]:
         "parameters": sum(p.numel() for p in classifier.model.parameters()),
         "spec": dump_spec(classifier.spec),
         "versions": {"serving": versions(classifier.spec, get_registry()),
-                     "trained_with": _read_json(run_dir.run_file)},
+                     "trained_with": _recorded(run_dir.run_file, runfiles.RunInfo, run)},
         "limits": asdict(limits),
     }
 
 
-def _read_json(path: Path) -> Any:
+def _recorded(path: Path, model: Any, run: Path) -> dict[str, Any] | None:
+    """A run's JSON record, read as zoo reads run files (bounded, inside the run); ``None`` when
+    it is missing or unreadable: ``/info`` describes, and the model serves without it."""
+    from zoo import runfiles
+    from zoo.errors import RunError
+
+    if not path.exists():
+        return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return runfiles.read_json(path, model, run).model_dump(mode="json")
+    except RunError:
         return None
