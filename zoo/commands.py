@@ -274,6 +274,10 @@ def add_verbs(verb, add_spec_arguments) -> None:
     _add_max_parameters(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
+    from zoo.cli_serve import add_serve_verb
+
+    add_serve_verb(verb)
+
 
 def _add_table_options(parser: argparse.ArgumentParser, label: bool) -> None:
     parser.add_argument("--text-column", dest="text_columns", action="append", metavar="C",

@@ -56,6 +56,22 @@ def components_of(spec: BaseModel) -> list[tuple[str, str]]:
     return used + [("logger", logger.type) for logger in spec.loggers]
 
 
+def versions(spec: BaseModel, registry: Registry) -> dict[str, Any]:
+    """The versions of zoo, torch, python and of the plugin behind each component ``spec`` uses,
+    as ``run.json`` records them (and ``zoo serve``'s ``/info`` shows them for the serving side)."""
+    import torch
+
+    from zoo import __version__
+
+    plugins = {}
+    for kind, name in components_of(spec):
+        origin = registry.get(kind, name).plugin
+        plugins[f"{kind}/{name}"] = {"plugin": origin.name, "distribution": origin.distribution,
+                                     "version": origin.version}
+    return {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version(),
+            "components": plugins}
+
+
 def dump_spec(spec: BaseModel) -> dict[str, Any]:
     """The spec as plain data, each component's ``type`` first for readability."""
 
@@ -222,22 +238,8 @@ class RunDir:
 
     def write_spec(self, spec: BaseModel, registry: Registry) -> None:
         """Write ``spec.yaml`` and ``run.json`` (the versions of everything the run uses)."""
-        import torch
-
-        from zoo import __version__
-
-        plugins = {}
-        for kind, name in components_of(spec):
-            origin = registry.get(kind, name).plugin
-            plugins[f"{kind}/{name}"] = {
-                "plugin": origin.name, "distribution": origin.distribution, "version": origin.version,
-            }
         self.save_spec(spec)
-        atomic_write_json(
-            self.writable(self.run_file),
-            {"zoo": __version__, "torch": torch.__version__, "python": platform.python_version(),
-             "components": plugins},
-        )
+        atomic_write_json(self.writable(self.run_file), versions(spec, registry))
 
     def save_spec(self, spec: BaseModel) -> None:
         """Write ``spec.yaml`` alone (a resumed run that was extended)."""
