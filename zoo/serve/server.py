@@ -79,8 +79,10 @@ def serve(run: str | Path, *, host: str = "127.0.0.1", port: int = 8000, workers
 
 def app_from_environment() -> Any:
     """The app of one worker process (uvicorn imports this by name), from the parent's settings."""
+    from zoo.memory import own_process
     from zoo.serve.api import create_app
 
+    own_process()  # a worker is the server's own process, as its parent is
     _configure_logging()
     return create_app(os.environ[RUN_VARIABLE], Limits.from_json(os.environ[LIMITS_VARIABLE]),
                       threads=int(os.environ[THREADS_VARIABLE]), on_start=_started)
