@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from plugin_packages import run_zoo
+
 from zoo.cli import main
 from zoo.testing import write_imdb_folder
 
@@ -46,12 +46,16 @@ def on_epoch_end(run, epoch, metrics):
         os.kill(os.getpid(), signal.SIGKILL)
 '''
 
+# Ctrl-C at the second epoch of trial 1
+INTERRUPTER = KILLER.replace("os.kill(os.getpid(), signal.SIGKILL)", "raise KeyboardInterrupt")
+
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("sweep-data")
     source = write_imdb_folder(root, per_label=40)
     (root / "killer.py").write_text(KILLER)
+    (root / "interrupter.py").write_text(INTERRUPTER)
     return {"ZOO_IMDB_SOURCE": str(source), "ZOO_CACHE_DIR": str(root / "cache"), "PYTHONPATH": str(root)}
 
 
@@ -162,6 +166,23 @@ def test_a_sweep_killed_mid_trial_resumes_retrying_that_trial_and_keeping_the_ot
     assert "retried as trial 2" in states[1]["note"] and report["trials_counted"] == 3
     assert (out / "trials" / "0000" / "summary.json").stat().st_mtime_ns == first  # not trained again
     assert (out / "trials" / "0001" / "checkpoints" / "last.pt").exists()  # the killed run is kept
+
+
+def test_an_interrupted_sweep_records_the_trial_and_runs_it_again_on_resume(env, zoo, tmp_path):
+    out = tmp_path / "sweep"
+    interrupted = run_zoo("sweep", *files(tmp_path), "--trials", "2", "--out", str(out),
+                          env={**env, "ZOO_PLUGINS": "interrupter"})
+    assert interrupted.returncode == 130
+    assert f"interrupted; the trial will run again with: zoo sweep --resume {out}" in interrupted.stderr.decode()
+    trials = shown(zoo, out)["trials"]
+    assert [(t["number"], t["state"], t["note"]) for t in trials] == [
+        (0, "complete", ""), (1, "fail", "interrupted; retried as trial 2"),
+        (2, "waiting", "retries trial 1 (interrupted)")]
+    status, stdout, stderr = zoo("sweep", "--resume", out, "--json")
+    assert status == 0, stderr
+    report = json.loads(stdout)
+    assert [t["state"] for t in report["trials"]] == ["complete", "fail", "complete"]
+    assert report["trials"][2]["params"] == trials[1]["params"] and report["trials_counted"] == 2
 
 
 def test_two_workers_on_one_study_run_each_trial_once_and_lose_nothing(env, zoo, tmp_path):

@@ -26,7 +26,8 @@ CASES = {
     "unknown top-level field": ({**GOOD, "metrc": "valid_loss"}, "metrc: unknown field; valid fields: metric,"),
     "unknown metric": ({**GOOD, "metric": "test_accuracy"},
                        "metric 'test_accuracy' is not one the trainer records; use one of valid_accuracy, valid_loss"),
-    "unknown sampler": ({**GOOD, "sampler": "cmaes"}, "sampler: Input should be 'tpe', 'random' or 'grid' (got 'cmaes')"),
+    "unknown sampler": ({**GOOD, "sampler": "cmaes"},
+                        "sampler: Input should be 'tpe', 'random' or 'grid' (got 'cmaes')"),
     "unknown pruner": ({**GOOD, "pruner": "patient"}, "pruner.type: Input should be 'median', 'hyperband' or 'none'"),
     "no params": ({"metric": "valid_loss"}, "params: Field required"),
     "empty params": ({"params": {}}, "params: Dictionary should have at least 1 item"),
@@ -45,19 +46,21 @@ CASES = {
     "log on a choice": (param(choice=[8, 16], log=True), "log and step apply to int and float ranges"),
     "empty choice": (param(choice=[]), "params: model.encoder.hidden_size.choice: List should have at least 1 item"),
     "repeated choice": (param(choice=[8, 8]), "choice lists a value twice: [8, 8]"),
-    "grid of a continuous range": ({**GOOD, "sampler": "grid", "params": {"train.optimizer.lr": {"float": [0.1, 1.0]}}},
+    "grid of a continuous range": ({"sampler": "grid", "params": {"train.optimizer.lr": {"float": [0.1, 1.0]}}},
                                    "params: train.optimizer.lr: the grid sampler needs a choice"),
     "misspelt path": ({"params": {"model.encoder.hiden_size": {"int": [8, 32]}}},
                       "params: model.encoder.hiden_size: unknown field; did you mean 'hidden_size'?"),
     "misspelt section": ({"params": {"modle.encoder.hidden_size": {"int": [8, 32]}}},
                          "params: modle.encoder.hidden_size: modle: unknown field; did you mean 'model'?"),
-    "invalid low end": (param(int=[0, 32]), "params: model.encoder.hidden_size: Input should be greater than 0 (got 0)"),
+    "invalid low end": (param(int=[0, 32]),
+                        "params: model.encoder.hidden_size: Input should be greater than 0 (got 0)"),
     "invalid high end": (param(int=[8, 100_000]),
                          "params: model.encoder.hidden_size: Input should be less than or equal to 65536 (got 100000)"),
     "invalid choice": ({"params": {"model.encoder.pooling": {"choice": ["last", "first"]}}},
                        "params: model.encoder.pooling: Input should be 'last', 'mean' or 'max' (got 'first')"),
     "unknown component": ({"params": {"model.encoder.type": {"choice": ["lstm", "transformer"]}}},
-                          "params: model.encoder.type: \"transformer\" makes the spec invalid: model.encoder: unknown encoder"),
+                          'params: model.encoder.type: "transformer" makes the spec invalid: '
+                          "model.encoder: unknown encoder"),
     "through a value": ({"params": {"train.epochs.count": {"int": [1, 2]}}},
                         "params: train.epochs.count: 1 makes the spec invalid: train.epochs: is 10, not a section"),
     "the metric's own field": ({"params": {"train.monitor": {"choice": ["valid_loss"]}}},
@@ -132,3 +135,13 @@ def test_the_command_line_starts_without_optuna_or_torch():
              "print(sorted(m for m in ('optuna', 'torch') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_under_torchrun_the_sweep_says_to_start_workers_instead(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(GOOD))
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(SPEC))
+    assert main(["sweep", "spec.yaml", "--space", "space.yaml", "--trials", "2", "--out", "sweep"]) == 2
+    assert "instead of torchrun, start several workers on one sweep" in capsys.readouterr().err
+    assert not (tmp_path / "sweep").exists()

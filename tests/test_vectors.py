@@ -56,7 +56,8 @@ def test_every_format_fills_the_found_words_and_counts_the_coverage(name, tmp_pa
     before = embedding.weight.detach().clone()
     coverage = load_pretrained(embedding, VOCAB, path)
     weights = embedding.weight.detach()
-    assert torch.equal(weights[2], torch.tensor(VECTORS["good"])) and torch.equal(weights[4], torch.tensor(VECTORS["film"]))
+    assert torch.equal(weights[2], torch.tensor(VECTORS["good"]))
+    assert torch.equal(weights[4], torch.tensor(VECTORS["film"]))
     for untouched in (0, 1, 3, 5):  # padding, <unk>, bad, the: as initialised
         assert torch.equal(weights[untouched], before[untouched])
     assert weights[0].abs().sum() == 0
@@ -164,7 +165,8 @@ def test_training_with_vectors_reports_coverage_and_leaves_everything_else_as_it
     assert coverage["tokens_found"] == sum(vocab.counts[vocab[w]] for w in words)
     assert f"5 of {len(vocab) - 2} vocabulary words found" in capsys.readouterr().err
     assert plain["vectors"] is None
-    weights = torch.load(tmp_path / "frozen" / "checkpoints" / "best.pt", weights_only=True)["model"]["embedding.weight"]
+    best = torch.load(tmp_path / "frozen" / "checkpoints" / "best.pt", weights_only=True)
+    weights = best["model"]["embedding.weight"]
     assert all(weights[vocab[w]].tolist() == [0.5] * 4 for w in words)  # frozen: still the file's vectors
     assert frozen["parameters"] == plain["parameters"] - len(vocab) * 4  # the embedding is not trained
 

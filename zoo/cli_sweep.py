@@ -10,6 +10,7 @@ Nothing here imports Optuna or torch until the verb runs.
 from __future__ import annotations
 
 import argparse
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -41,6 +42,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     if args.show:
         _report(_recorded(args.show), args.json)
         return
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        raise ZooError("zoo sweep runs each trial in one process; instead of torchrun, start several workers on "
+                       "one sweep (zoo sweep --resume DIR here, --storage URL on other machines): see README, Search")
     sweep = _recorded(args.resume) if args.resume else _new(args)
     if args.resume and args.trials is not None and args.trials != sweep.trials:
         sweep.trials = args.trials

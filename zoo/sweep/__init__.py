@@ -28,5 +28,5 @@ def require_optuna() -> Any:
     except ImportError as exc:
         raise ZooError(f"zoo sweep needs Optuna, which cannot be imported ({exc}); install it with: "
                        f"{INSTALL_HINT}") from None
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # zoo reports trials itself
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # zoo reports trials (and their failures) itself
     return optuna

@@ -36,7 +36,8 @@ def trial_rows(study: Any, space: Space) -> list[dict[str, Any]]:
         if "failure" in t.user_attrs:
             notes.append(t.user_attrs["failure"].splitlines()[0])
         if "retry_of" in t.user_attrs:
-            notes.append(f"retries trial {t.user_attrs['retry_of']}")
+            reason = t.user_attrs.get("retry_reason")
+            notes.append(f"retries trial {t.user_attrs['retry_of']}" + (f" ({reason})" if reason else ""))
         if t.number in retried_as:
             notes.append(f"retried as trial {retried_as[t.number]}")
         seconds = ((t.datetime_complete - t.datetime_start).total_seconds()

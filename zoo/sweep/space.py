@@ -25,7 +25,16 @@ import json
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeInt,
+    PositiveInt,
+    ValidationError,
+    model_validator,
+)
 
 from zoo.errors import SpecError, ZooError
 from zoo.spec import TrainSpec, apply_overrides, validate_spec
@@ -209,8 +218,9 @@ def _problem(error: dict[str, Any]) -> str:
     where = ".".join(str(part) for part in loc)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        message = "unknown field" + ("; a parameter takes choice, int or float, with log or step" if
-                                     where.startswith("params") else "; valid fields: metric, sampler, pruner, seed, params")
+        message = "unknown field; " + ("a parameter takes choice, int or float, with log or step"
+                                       if where.startswith("params")
+                                       else "valid fields: metric, sampler, pruner, seed, params")
     elif isinstance(error.get("input"), (int, float, str, bool)) and error["type"] != "value_error":
         message += f" (got {error['input']!r})"
     return f"{where}: {message}" if where else message

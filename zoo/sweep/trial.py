@@ -10,7 +10,6 @@ recorded as pruned.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -79,8 +78,7 @@ class _Objective:
         self.surplus = False
 
     def __call__(self, trial: Any) -> float:
-        from zoo.rundir import dump_spec
-        from zoo.trainer import TrainingDiverged, train
+        import optuna
 
         self.current = trial.number
         for key, value in identity().items():
@@ -89,6 +87,18 @@ class _Objective:
             self.surplus = True
             trial.set_user_attr("surplus", True)
             raise _Surplus()
+        try:
+            return self._run(trial)
+        except (_Final, _StudyConflict, optuna.TrialPruned):
+            raise
+        except BaseException as exc:  # recorded with the trial, then up to the worker (which retries it)
+            trial.set_user_attr("failure", "interrupted" if isinstance(exc, KeyboardInterrupt) else _first_line(exc))
+            raise
+
+    def _run(self, trial: Any) -> float:
+        from zoo.rundir import dump_spec
+        from zoo.trainer import TrainingDiverged, train
+
         space = self.space
         values = self._sample(trial)
         out = self.sweep.trial_dir(trial.number)
@@ -97,14 +107,14 @@ class _Objective:
         try:
             spec = trial_spec(self.sweep.spec, space, values, self.plugins.registry)
         except SpecError as exc:
-            _final(trial, f"the sampled spec is invalid: {exc}")
+            self._final(trial, f"the sampled spec is invalid: {_first_line(exc)}")
         trial.set_user_attr("spec", dump_spec(spec))
         observer = PruningObserver(trial, space.metric)
         try:
             with observing(self.plugins, observer, f"zoo-sweep-trial-{trial.number}"), heartbeat(trial):
                 summary = train(spec, out=out, plugins=self.plugins)
         except TrainingDiverged as exc:
-            _final(trial, str(exc))
+            self._final(trial, _first_line(exc))
         trial.set_user_attr("epochs", summary["epochs_run"])
         if observer.pruned_at is not None:
             import optuna
@@ -125,10 +135,17 @@ class _Objective:
         return values
 
 
-def _final(trial: Any, message: str) -> None:
-    trial.set_user_attr("failure", message)
-    trial.set_user_attr("final", True)
-    raise _Final(message)
+    def _final(self, trial: Any, message: str) -> None:
+        """Record a failure that a retry would repeat; the sweep goes on with the next trial."""
+        trial.set_user_attr("failure", message)
+        trial.set_user_attr("final", True)
+        self.say(f"trial {trial.number}: failed: {message}")
+        raise _Final(message)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def run_worker(sweep: Sweep, timeout: float | None = None, say: Say | None = None) -> Any:
@@ -142,11 +159,8 @@ def run_worker(sweep: Sweep, timeout: float | None = None, say: Say | None = Non
     from zoo.plugins import get_plugins
     from zoo.sweep import require_optuna
 
-    optuna = require_optuna()
+    require_optuna()
     say = say or (lambda text: err().print(text, highlight=False, markup=False))
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-        raise ZooError("zoo sweep runs each trial in one process; instead of torchrun, start several workers "
-                       f"on the same sweep (zoo sweep --resume {sweep.dir}, or --storage URL on other machines)")
     space = sweep.space
     study = open_study(sweep)
     objective = _Objective(sweep, space, get_plugins(), say)
@@ -166,7 +180,7 @@ def run_worker(sweep: Sweep, timeout: float | None = None, say: Say | None = Non
             if objective.current is not None and not isinstance(exc, _StudyConflict):
                 trial = study.get_trials(deepcopy=False)[objective.current]
                 if trial.state.is_finished():
-                    reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {exc}"
+                    reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"failed: {_first_line(exc)}"
                     retry(study, trial, reason)
             if isinstance(exc, KeyboardInterrupt):
                 say(f"interrupted; the trial will run again with: zoo sweep --resume {sweep.dir}")
