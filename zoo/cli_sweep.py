@@ -68,6 +68,7 @@ def _new(args: argparse.Namespace):
     from zoo.spec import load_spec
     from zoo.sweep.space import check_against, load_space
     from zoo.sweep.study import Sweep
+    from zoo.sweep.study import storage as open_storage
 
     if not args.space:
         raise ZooError("zoo sweep needs --space SPACE.yaml (the parameters to vary; see README, Search)")
@@ -79,7 +80,13 @@ def _new(args: argparse.Namespace):
     space, space_data = load_space(args.space)
     check_against(space, base, args.space, registry)
     out = Path(args.out) if args.out else Path("sweeps") / f"{spec.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    return Sweep(out, base, space_data, args.study or spec.name, args.trials, args.storage).start()
+    storage = args.storage
+    if storage is not None and "://" not in storage:  # a journal file: the same one from any folder
+        storage = str(Path(storage).absolute())
+    sweep = Sweep(out, base, space_data, args.study or spec.name, args.trials, storage)
+    if storage is not None:
+        open_storage(sweep)  # a wrong --storage fails before the folder is made
+    return sweep.start()
 
 
 def _report(sweep, as_json: bool, study=None) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from zoo.io import atomic_write_text
 from zoo.sweep.space import Space
-from zoo.sweep.study import Sweep
+from zoo.sweep.study import JOURNAL_FILE, Sweep, safe_url
 from zoo.sweep.workers import alive, counts
 
 BEST_FILE = "best.yaml"
@@ -121,7 +121,7 @@ def report(sweep: Sweep, study: Any) -> dict[str, Any]:
     return {
         "sweep": str(sweep.dir),
         "study": sweep.study,
-        "storage": sweep.storage or str(sweep.dir / "study.journal"),
+        "storage": safe_url(sweep.storage) if sweep.storage else str(sweep.dir / JOURNAL_FILE),
         "metric": space.metric,
         "direction": space.direction,
         "trials_wanted": sweep.trials,

@@ -129,14 +129,14 @@ def storage(sweep: Sweep) -> Any:
     try:
         return RDBStorage(sweep.storage)
     except ImportError as exc:
-        raise ZooError(f"--storage {_safe_url(sweep.storage)}: the database driver is not installed ({exc}); "
+        raise ZooError(f"--storage {safe_url(sweep.storage)}: the database driver is not installed ({exc}); "
                        "install it (e.g. pip install psycopg2-binary for postgresql://)") from None
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many connection and URL errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ZooError(f"--storage {_safe_url(sweep.storage)}: cannot open the study database: {first}") from None
+        raise ZooError(f"--storage {safe_url(sweep.storage)}: cannot open the study database: {first}") from None
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """A database URL without its password, for messages."""
     scheme, sep, rest = url.partition("://")
     credentials, at, host = rest.rpartition("@")
