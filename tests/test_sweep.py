@@ -165,7 +165,11 @@ def test_a_sweep_killed_mid_trial_resumes_retrying_that_trial_and_keeping_the_ot
     assert states[2]["params"] == states[1]["params"] and "retries trial 1" in states[2]["note"]
     assert "retried as trial 2" in states[1]["note"] and report["trials_counted"] == 3
     assert (out / "trials" / "0000" / "summary.json").stat().st_mtime_ns == first  # not trained again
-    assert (out / "trials" / "0001" / "checkpoints" / "last.pt").exists()  # the killed run is kept
+    # the retry went on from the killed run's last checkpoint (epoch 2) in its run directory
+    assert states[2]["run_dir"] == states[1]["run_dir"] and not (out / "trials" / "0002").exists()
+    summary = json.loads((out / "trials" / "0001" / "summary.json").read_text())
+    assert summary["epochs_run"] == 3 and summary["best_valid"] == states[2]["value"] and states[2]["epochs"] == 3
+    assert "continuing" in stderr and "epoch 3/3" in stderr and "epoch 1/3" not in stderr.split("trial 2:")[1]
 
 
 def test_an_interrupted_sweep_records_the_trial_and_runs_it_again_on_resume(env, zoo, tmp_path):
@@ -183,6 +187,7 @@ def test_an_interrupted_sweep_records_the_trial_and_runs_it_again_on_resume(env,
     report = json.loads(stdout)
     assert [t["state"] for t in report["trials"]] == ["complete", "fail", "complete"]
     assert report["trials"][2]["params"] == trials[1]["params"] and report["trials_counted"] == 2
+    assert report["trials"][2]["run_dir"] == str((out / "trials" / "0001").resolve())
 
 
 def test_two_workers_on_one_study_run_each_trial_once_and_lose_nothing(env, zoo, tmp_path):

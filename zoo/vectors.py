@@ -64,10 +64,13 @@ class Coverage:
                 "tokens": self.tokens, "tokens_found": self.tokens_found, "token_coverage": self.token_rate}
 
     def describe(self) -> str:
-        text = (f"vectors {self.file} ({self.format}, {self.file_words:,} words of dimension {self.dim}): "
+        words = f"{self.file_words:,} word{'s' if self.file_words != 1 else ''}"
+        text = (f"vectors {self.file} ({self.format}, {words} of dimension {self.dim}): "
                 f"{self.found:,} of {self.vocabulary:,} vocabulary words found ({self.rate:.1%})")
         if self.token_rate is not None:
             text += f", {self.token_rate:.1%} of training tokens"
+        if self.found == 0:
+            text += "; none at all: were the vectors made with another tokenizer (case, punctuation)?"
         return text
 
 

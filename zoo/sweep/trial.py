@@ -10,9 +10,11 @@ recorded as pruned.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from zoo.errors import SpecError, ZooError
@@ -30,6 +32,12 @@ class PruningObserver:
     def __init__(self, trial: Any, metric: str) -> None:
         self.trial, self.metric = trial, metric
         self.pruned_at: int | None = None
+
+    @hookimpl
+    def on_run_start(self, run: Any) -> None:
+        """A resumed run (the retry of a killed trial) reports the epochs it had already trained."""
+        for record in run.history:
+            self.trial.report(float(record[self.metric]), record["epoch"])
 
     @hookimpl
     def on_epoch_end(self, run: Any, epoch: int, metrics: dict[str, Any]) -> None:
@@ -64,8 +72,6 @@ class _Surplus(Exception):
 
 
 def _describe(values: dict[str, Any]) -> str:
-    import json
-
     return " ".join(f"{path}={json.dumps(value)}" for path, value in values.items())
 
 
@@ -101,9 +107,10 @@ class _Objective:
 
         space = self.space
         values = self._sample(trial)
-        out = self.sweep.trial_dir(trial.number)
+        resumed = self._interrupted_run(trial)
+        out = resumed.path if resumed else self.sweep.trial_dir(trial.number)
         trial.set_user_attr("run_dir", str(out.resolve()))
-        self.say(f"trial {trial.number}: {_describe(values)}")
+        self.say(f"trial {trial.number}: {_describe(values)}" + (f" (continuing {out})" if resumed else ""))
         try:
             spec = trial_spec(self.sweep.spec, space, values, self.plugins.registry)
         except SpecError as exc:
@@ -112,7 +119,12 @@ class _Objective:
         observer = PruningObserver(trial, space.metric)
         try:
             with observing(self.plugins, observer, f"zoo-sweep-trial-{trial.number}"), heartbeat(trial):
-                summary = train(spec, out=out, plugins=self.plugins)
+                if resumed is None:
+                    summary = train(spec, out=out, plugins=self.plugins)
+                elif resumed.finished:  # stopped after its run finished, before Optuna heard of it
+                    summary = json.loads(resumed.summary_file.read_text(encoding="utf-8"))
+                else:
+                    summary = train(resume=out, plugins=self.plugins)
         except TrainingDiverged as exc:
             self._final(trial, _first_line(exc))
         trial.set_user_attr("epochs", summary["epochs_run"])
@@ -123,6 +135,17 @@ class _Objective:
             raise optuna.TrialPruned(f"pruned after epoch {observer.pruned_at}")
         self.say(f"trial {trial.number}: {space.metric} {summary['best_valid']:.4f} (epoch {summary['best_epoch']})")
         return float(summary["best_valid"])
+
+    def _interrupted_run(self, trial: Any) -> Any:
+        """The run directory of the trial this one retries, if it holds a checkpoint to go on from."""
+        from zoo.rundir import RunDir
+
+        retried = trial.user_attrs.get("retry_of")
+        if retried is None:
+            return None
+        path = trial.study.get_trials(deepcopy=False)[retried].user_attrs.get("run_dir")
+        run = RunDir(Path(path)) if path else None
+        return run if run is not None and run.path.is_dir() and run.last.exists() else None
 
     def _sample(self, trial: Any) -> dict[str, Any]:
         values = {}

@@ -5,8 +5,9 @@ records the worker that runs it (host, process id and that process's start time)
 heartbeat it refreshes every minute. A trial left ``RUNNING`` by a worker that is gone (a
 ``kill -9``, a crash of the machine) is *dead*: on this host when its process no longer exists,
 elsewhere when its heartbeat is ten minutes old. Every worker, at start and before each trial,
-marks dead trials failed and queues a retry with the same parameters, so a killed sweep goes on
-with ``zoo sweep --resume DIR`` and no result is lost or computed twice.
+marks dead trials failed and queues a retry with the same parameters (which goes on from the dead
+trial's last checkpoint), so a killed sweep goes on with ``zoo sweep --resume DIR`` and no result
+is lost or computed twice.
 
 A sweep of N trials ends when N trials have *counted*: completed, pruned, or failed for a reason
 a retry would repeat (the loss diverged, the sampled spec is invalid). A trial asked for beyond N
