@@ -146,3 +146,13 @@ def test_under_torchrun_the_sweep_says_to_start_workers_instead(tmp_path, capsys
     assert main(["sweep", "spec.yaml", "--space", "space.yaml", "--trials", "2", "--out", "sweep"]) == 2
     assert "instead of torchrun, start several workers on one sweep" in capsys.readouterr().err
     assert not (tmp_path / "sweep").exists()
+
+
+def test_a_stepped_float_is_the_step_multiple_a_person_would_write():
+    import optuna
+
+    from zoo.sweep.space import Param
+
+    param = Param.model_validate({"float": [0.0, 0.5], "step": 0.1})
+    assert param.sample("x", optuna.trial.FixedTrial({"x": 0.30000000000000004})) == 0.3
+    assert param.grid() == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]

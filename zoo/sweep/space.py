@@ -119,7 +119,8 @@ class Param(_Strict):
         if self.int_range is not None:
             step = int(self.step or 1)
             return trial.suggest_int(name, *self.int_range, step=step, log=self.log)
-        return trial.suggest_float(name, *self.float_range, step=self.step, log=self.log)
+        value = trial.suggest_float(name, *self.float_range, step=self.step, log=self.log)
+        return value if self.step is None else round(value, 12)  # 0.3, not 0.30000000000000004
 
     def grid(self) -> list[Any]:
         """Every value of this parameter, for the grid sampler (encoded as Optuna stores them)."""
