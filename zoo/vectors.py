@@ -170,7 +170,8 @@ def _text_entries(stream: IO[bytes], path: Path, header: tuple[int, int] | None)
 
 def _numbers(values: list[str], path: Path, where: str) -> np.ndarray:
     try:
-        vector = np.asarray(values, dtype=np.float32)
+        with np.errstate(over="ignore"):  # a value beyond float32 becomes inf, refused below
+            vector = np.asarray(values, dtype=np.float32)
     except ValueError:
         bad = next(value for value in values if not _is_number(value))
         raise DataError(f"{path}: {where}: {bad[:40]!r} is not a number") from None
