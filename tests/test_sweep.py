@@ -52,11 +52,12 @@ INTERRUPTER = KILLER.replace("os.kill(os.getpid(), signal.SIGKILL)", "raise Keyb
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory) -> dict[str, str]:
+    """Made-up reviews, a private cache, and the plugins above importable by name (``ZOO_PLUGINS``)."""
     root = tmp_path_factory.mktemp("sweep-data")
-    source = write_imdb_folder(root, per_label=40)
-    (root / "killer.py").write_text(KILLER)
-    (root / "interrupter.py").write_text(INTERRUPTER)
-    return {"ZOO_IMDB_SOURCE": str(source), "ZOO_CACHE_DIR": str(root / "cache"), "PYTHONPATH": str(root)}
+    for name, code in {"killer": KILLER, "interrupter": INTERRUPTER}.items():
+        (root / f"{name}.py").write_text(code)
+    return {"ZOO_IMDB_SOURCE": str(write_imdb_folder(root, per_label=40)), "ZOO_CACHE_DIR": str(root / "cache"),
+            "PYTHONPATH": str(root)}
 
 
 def write(path: Path, data: dict) -> Path:
