@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from zoo.cli_sweep import add_verb as add_sweep_verb
 from zoo.console import err, out, print_json, safe, table
 from zoo.errors import ZooError
 from zoo.limits import MAX_PARAMETERS, MAX_TEXT_CHARS
@@ -246,6 +247,8 @@ def add_verbs(verb, add_spec_arguments) -> None:
     _add_source(sub, "--resume: the data to continue on, in place of the run's recorded data.source")
     _add_max_parameters(sub)
     sub.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    add_sweep_verb(verb)
 
     sub = verb("evaluate", cmd_evaluate, "metrics of a trained run")
     sub.add_argument("run", help="run directory")

@@ -46,7 +46,11 @@ def on_run_start(run: Any) -> None:
 
 @hookspec
 def on_epoch_end(run: Any, epoch: int, metrics: dict[str, float]) -> None:
-    """An epoch finished; ``metrics`` holds train/valid loss and accuracy, seconds and lr."""
+    """An epoch finished; ``metrics`` holds train/valid loss and accuracy, seconds and lr.
+
+    ``run.stop(reason)`` ends training after this epoch; the run still finishes (see
+    :meth:`zoo.trainer.Run.stop`).
+    """
 
 
 @hookspec

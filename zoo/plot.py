@@ -24,7 +24,7 @@ def _plain(text: str) -> str:
     return printable(text).replace("$", r"\$")
 
 
-def _save(figure: Any, path: Path) -> Path:
+def save_figure(figure: Any, path: Path) -> Path:
     """Write ``figure`` to ``path`` atomically and free it."""
     try:
         return atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=100))
@@ -47,7 +47,7 @@ def plot_curves(history: list[dict[str, Any]], path: Path, title: str) -> Path:
         ax.legend()
     figure.suptitle(_plain(title))
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_confusion(confusion: list[list[int]], labels: list[str], path: Path, title: str) -> Path:
@@ -70,4 +70,4 @@ def plot_confusion(confusion: list[list[int]], labels: list[str], path: Path, ti
                     color="white" if count > peak / 2 else "black", fontsize=8)
     ax.set_title(_plain(title))
     figure.tight_layout()
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -285,6 +285,8 @@ class TrainingState(Weights):
     history: list[Annotated[dict[str, Any], AfterValidator(_epoch_record)]]
     best: Best
     bad_epochs: NonNegativeInt
+    #: the coverage of ``model.embedding.vectors`` (zoo/vectors.py), for ``summary.json`` after a resume
+    vectors: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _consistent_epochs(self) -> TrainingState:

@@ -59,6 +59,11 @@ class EmbeddingSpec(StrictModel):
 
     dim: PositiveInt = Field(20, le=MAX_WIDTH, description="Embedding size per token.")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on embedded tokens.")
+    vectors: str | None = Field(
+        None, description="Pretrained word vectors to start from: a word2vec/GloVe/fastText text file "
+        "(optionally .gz) or a word2vec binary file, of dimension dim (see zoo/vectors.py).",
+    )
+    freeze: bool = Field(False, description="Keep the embedding fixed during training (usually with vectors).")
 
 
 class OptimizerSpec(StrictModel):

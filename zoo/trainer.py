@@ -49,6 +49,13 @@ class Run:
     start_epoch: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     device: str = "cpu"
+    stop_reason: str | None = None
+
+    def stop(self, reason: str) -> None:
+        """End training after the current epoch, as early stopping would: the run still finishes
+        (best checkpoint evaluated, ``summary.json`` written, ``stop_reason`` recorded in it).
+        A lifecycle hook's way to end a run, e.g. a hyperparameter search pruning a trial."""
+        self.stop_reason = reason
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -318,6 +325,7 @@ class _Trainer:
         torch.manual_seed(train.seed)
         self.model = build_model(spec.model, vocab_size=len(self.data.vocab), num_outputs=self.task.num_outputs,
                                  registry=plugins.registry).to(device)
+        self.vectors = self._pretrained_vectors(fresh)
         self.resumed = not fresh
         self.loggers = build_loggers(spec.loggers, plugins.registry) if dist.is_main else []
         if dist.is_main and fresh:
@@ -339,6 +347,19 @@ class _Trainer:
         self.run = Run(dir=run_dir.path, spec=spec, device=str(device))
         self.best: dict[str, Any] = {"epoch": None, "value": None}
         self.bad_epochs = 0
+
+    def _pretrained_vectors(self, fresh: bool) -> dict[str, Any] | None:
+        """Load ``model.embedding.vectors`` into a fresh run's embedding (a resumed run reads its
+        weights from the checkpoint) and freeze the embedding if asked."""
+        embedding = self.spec.model.embedding
+        self.model.embedding.weight.requires_grad_(not embedding.freeze)
+        if embedding.vectors is None or not fresh:
+            return None
+        from zoo.vectors import load_pretrained
+
+        coverage = load_pretrained(self.model.embedding, self.data.vocab, embedding.vectors)
+        self.progress.message(coverage.describe())
+        return coverage.to_dict()
 
     def _notify(self, hook: str, **kwargs: Any) -> None:
         """Every plugin's lifecycle hook, then the same event for the loggers the spec names."""
@@ -395,6 +416,7 @@ class _Trainer:
         self._set_random_state(state.rng, path)
         self.run.start_epoch, self.run.history = state.epoch, list(state.history)
         self.best, self.bad_epochs = state.best.model_dump(), state.bad_epochs
+        self.vectors = state.vectors or self.vectors
         self.progress.message(f"resuming {self.run_dir.path} after epoch {self.run.start_epoch}")
 
     def _evaluate(self, split_name: str) -> dict[str, Any]:
@@ -452,6 +474,7 @@ class _Trainer:
             "history": self.run.history,
             "best": self.best,
             "bad_epochs": self.bad_epochs,
+            **({"vectors": self.vectors} if self.vectors else {}),
             **task,
         })
         self.progress.end_epoch(record)
@@ -473,6 +496,10 @@ class _Trainer:
                         stopped_early = True
                         break
                     self._epoch(epoch)
+                    if self.run.stop_reason is not None:
+                        self.progress.message(f"stopping after epoch {epoch + 1}: {self.run.stop_reason}")
+                        stopped_early = True
+                        break
         except KeyboardInterrupt:
             self.progress.message(f"interrupted; continue with: zoo train --resume {self.run_dir.path}")
             raise
@@ -501,6 +528,7 @@ class _Trainer:
             "best_valid": self.best["value"],
             "epochs_run": len(history),
             "stopped_early": stopped_early,
+            "stop_reason": self.run.stop_reason,
             "train_seconds_per_epoch": sum(h["train_seconds"] for h in history) / len(history),
             "seconds_per_epoch": sum(h["seconds"] for h in history) / len(history),
             "train_tokens_per_second": sum(h["train_tokens_per_second"] for h in history) / len(history),
@@ -508,6 +536,7 @@ class _Trainer:
             "total_seconds": time.perf_counter() - self.started,
             "parameters": count_parameters(self.model),
             "vocab_size": len(self.data.vocab),
+            "vectors": self.vectors,
             "device": str(self.device),
             "processes": self.dist.world_size,
             "threads": torch.get_num_threads(),
