@@ -15,10 +15,10 @@ def test_help_and_version():
 def test_list_table_and_json():
     table = run_zoo("list")
     assert table.returncode == 0
-    assert "lstm" in table.stdout.decode() and "zoo 0.1.0" in table.stdout.decode()
+    assert "lstm" in table.stdout.decode() and "rnn-zoo 0.1.0" in table.stdout.decode()
     rows = json.loads(run_zoo("list", "--json", "--kind", "encoder").stdout)
     # built-ins first; installed third-party plugins (e.g. examples/zoo-extras in CI) come after
-    assert [r["name"] for r in rows if r["distribution"] == "zoo"] == ["rnn", "gru", "lstm"]
+    assert [r["name"] for r in rows if r["distribution"] == "rnn-zoo"] == ["rnn", "gru", "lstm"]
     assert [r["name"] for r in rows][:3] == ["rnn", "gru", "lstm"]
 
 

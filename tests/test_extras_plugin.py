@@ -44,7 +44,7 @@ def test_pip_installs_a_real_distribution_with_a_zoo_entry_point(extras):
     site, _ = extras
     [info] = site.glob("zoo_extras-0.1.0.dist-info")
     assert "Name: zoo-extras" in (info / "METADATA").read_text()
-    assert "Requires-Dist: zoo<0.2,>=0.1" in (info / "METADATA").read_text()
+    assert "Requires-Dist: rnn-zoo<0.2,>=0.1" in (info / "METADATA").read_text()
     assert (info / "entry_points.txt").read_text().split() == ["[zoo]", "extras", "=", "zoo_extras.plugin"]
 
 
@@ -56,7 +56,7 @@ def test_zoo_list_shows_its_components_with_distribution_and_version(extras):
     rows = {(r["kind"], r["name"]): r for r in json.loads(result.stdout)}
     for key in COMPONENTS:
         assert (rows[key]["plugin"], rows[key]["distribution"], rows[key]["version"]) == ("extras", "zoo-extras", "0.1.0")
-    assert rows[("encoder", "lstm")]["distribution"] == "zoo"  # the built-ins are all still there
+    assert rows[("encoder", "lstm")]["distribution"] == "rnn-zoo"  # the built-ins are all still there
     table = run_zoo("list", "--kind", "encoder", site=site).stdout.decode()
     assert "textcnn" in table and "zoo-extras 0.1.0" in table
 

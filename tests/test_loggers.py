@@ -136,5 +136,5 @@ def test_tensorboard_missing_stops_the_run_at_its_start_with_the_install_command
         smoke_train({**TINY, "loggers": ["tensorboard"]}, tmp_path, per_label=12)
     message = str(caught.value)
     assert message.startswith("plugin builtin-tensorboard failed in on_run_start: the spec enables the tensorboard logger")
-    assert "pip install 'zoo[tensorboard]'" in message
+    assert "pip install 'rnn-zoo[tensorboard]'" in message
     assert not (tmp_path / "run" / "checkpoints").exists()  # stopped before the first epoch

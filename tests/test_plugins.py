@@ -21,7 +21,7 @@ def test_builtins_come_through_the_entry_point_group():
     rows = components(run_zoo("list", "--json"))
     for key in [("tokenizer", "words"), ("tokenizer", "whitespace"), ("encoder", "rnn"),
                 ("encoder", "gru"), ("encoder", "lstm"), ("head", "mlp"), ("head", "linear")]:
-        assert rows[key]["distribution"] == "zoo"
+        assert rows[key]["distribution"] == "rnn-zoo"
         assert rows[key]["plugin"].startswith("builtin-")
 
 
@@ -100,7 +100,7 @@ def test_a_plugin_shadowing_a_builtin_needs_override(tmp_path):
     shadow = CNN_PLUGIN.replace('"encoder", "bag"', '"encoder", "lstm"')
     site = make_distribution(tmp_path / "site", "zoo-shadow", "1.0", {"zoo_shadow": shadow}, {"shadow": "zoo_shadow"})
     result = run_zoo("list", "--json", site=site)
-    assert components(result)[("encoder", "lstm")]["distribution"] == "zoo"
+    assert components(result)[("encoder", "lstm")]["distribution"] == "rnn-zoo"
     assert b"encoder 'lstm' is registered twice" in result.stderr
 
     overriding = shadow.replace("factory=build_bag)", "factory=build_bag, override=True)")

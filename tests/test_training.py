@@ -79,7 +79,7 @@ def test_a_run_directory_holds_everything_to_use_and_reproduce_it(finished_run):
     assert names == {"spec.yaml", "run.json", "vocab.json", "metrics.jsonl", "summary.json", "curves.png",
                      "confusion.png", "checkpoints/best.pt", "checkpoints/last.pt"}
     run_info = json.loads((finished_run / "run.json").read_text())
-    assert run_info["components"]["encoder/lstm"] == {"plugin": "builtin-encoders", "distribution": "zoo",
+    assert run_info["components"]["encoder/lstm"] == {"plugin": "builtin-encoders", "distribution": "rnn-zoo",
                                                      "version": run_info["zoo"]}
     assert "torch" in run_info
     summary = json.loads((finished_run / "summary.json").read_text())

@@ -11,7 +11,13 @@ from typing import Any
 
 from zoo.hookspecs import hookimpl
 
+#: The version; ``pyproject.toml`` reads it from here, so the installed metadata agrees.
 __version__ = "0.1.0"
+
+#: The name zoo is installed under (``pip install rnn-zoo``). The import package and the ``zoo``
+#: command are called ``zoo``, but ``zoo`` on the public package index is an unrelated project:
+#: every install message goes through :func:`install_hint` so that none names the wrong one.
+DISTRIBUTION = "rnn-zoo"
 
 _LAZY = {
     "load_spec": "zoo.spec",
@@ -27,7 +33,12 @@ _LAZY = {
     "load": "zoo.classifier",
 }
 
-__all__ = ["__version__", "hookimpl", *_LAZY]
+__all__ = ["DISTRIBUTION", "__version__", "hookimpl", "install_hint", *_LAZY]
+
+
+def install_hint(extra: str | None = None) -> str:
+    """The command that installs zoo, with an optional extra: ``pip install 'rnn-zoo[extra]'``."""
+    return f"pip install '{DISTRIBUTION}[{extra}]'" if extra else f"pip install {DISTRIBUTION}"
 
 
 def __getattr__(name: str) -> Any:

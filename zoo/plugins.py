@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Collection
@@ -21,12 +22,11 @@ from typing import Any
 
 import pluggy
 
-from zoo import hookspecs
+from zoo import DISTRIBUTION, hookspecs
 from zoo.errors import PluginError, ZooError
 from zoo.registry import PluginInfo, Registry
 
 GROUP = "zoo"
-CORE_DISTRIBUTION = "zoo"
 
 
 @dataclass
@@ -81,11 +81,16 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
+def _canonical(distribution: str | None) -> str | None:
+    """A distribution name as the package index compares them (``Rnn_Zoo`` is ``rnn-zoo``)."""
+    return re.sub(r"[-_.]+", "-", distribution).lower() if distribution else None
+
+
 def _entry_point_info(ep: EntryPoint) -> PluginInfo:
     dist = ep.dist
     name = dist.metadata["Name"] if dist is not None else None
     version = dist.version if dist is not None else None
-    return PluginInfo(ep.name, name, version, builtin=name == CORE_DISTRIBUTION)
+    return PluginInfo(ep.name, name, version, builtin=_canonical(name) == DISTRIBUTION)
 
 
 def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:

@@ -2,7 +2,7 @@
 
 A run gets it by listing it in its spec, ``loggers: [tensorboard]``. This module never imports
 torch or tensorboard at import time, so ``zoo list`` stays fast. ``torch.utils.tensorboard``
-needs the ``tensorboard`` package, an optional extra of zoo: ``pip install 'zoo[tensorboard]'``.
+needs the ``tensorboard`` package, an optional extra of zoo: ``pip install 'rnn-zoo[tensorboard]'``.
 Without it, a run that asks for the logger stops at its start with a message saying so.
 
 Scalars per epoch (step = epoch): ``loss/train``, ``loss/valid``, ``accuracy/train``,
@@ -18,11 +18,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from zoo import hookimpl
+from zoo import hookimpl, install_hint
 from zoo.errors import ZooError
 from zoo.rundir import RunDir
 
-INSTALL_HINT = "pip install 'zoo[tensorboard]'"
+INSTALL_HINT = install_hint("tensorboard")
 
 _SCALARS = {
     "train_loss": "loss/train",
