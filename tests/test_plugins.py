@@ -215,3 +215,50 @@ def test_printing_plugins_cannot_corrupt_json_output(tmp_path):
     assert json.loads(trained.stdout)["epochs_run"] == 2
     for line in (b"noisy: epoch 2", b"noisy: straight to file descriptor 1", b"noisy: from a child process"):
         assert line in trained.stderr
+
+
+# A plugin written from the README alone: string factories (never imported here) and no
+# description, one component of every kind; importing it leaves a mark on stderr.
+TOYS_PLUGIN = '''
+import sys
+from pydantic import BaseModel, ConfigDict
+from zoo import hookimpl
+
+sys.stderr.write("toys imported\\n")
+
+
+class ToyConfig(BaseModel):
+    """A toy component for tests.
+
+    More text that is not the description.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Undocumented(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@hookimpl
+def register_components(registry):
+    registry.register("tokenizer", "bigrams", config=ToyConfig, factory="zoo_toys_impl:tokenizer")
+    registry.register("dataset", "toyset", config=ToyConfig, factory="zoo_toys_impl:dataset")
+    registry.register("encoder", "bag", config=ToyConfig, factory="zoo_toys_impl:encoder")
+    registry.register("head", "toyhead", config=Undocumented, factory="zoo_toys_impl:head")
+'''
+TOYS_SPEC = "tokenizer: bigrams\ndata: {dataset: toyset}\nmodel: {encoder: bag, head: toyhead}\n"
+
+
+@pytest.fixture
+def toys(tmp_path) -> Path:
+    return make_distribution(tmp_path / "site", "zoo-toys", "1.0", {"zoo_toys": TOYS_PLUGIN}, {"toys": "zoo_toys"})
+
+
+def test_a_string_factory_is_described_by_its_config_docstring_not_by_str(toys):
+    rows = components(run_zoo("list", "--json", site=toys))
+    assert rows[("encoder", "bag")]["description"] == "A toy component for tests."
+    assert rows[("head", "toyhead")]["description"] == ""  # no docstring anywhere: nothing
+    shown = run_zoo("show", "bag", site=toys).stdout.decode()
+    assert "A toy component for tests." in shown and "str(object" not in shown
+    assert json.loads(run_zoo("show", "toyhead", "--json", site=toys).stdout)["description"] == ""

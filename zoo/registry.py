@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -123,7 +124,7 @@ class Registry:
                 "uninstall or disable one (ZOO_DISABLE_PLUGINS), or register with override=True"
             )
         if description is None:
-            description = _first_line(getattr(factory, "__doc__", None) or config.__doc__)
+            description = _first_line(_own_doc(factory) or config.__doc__)
         spec_model = create_model(
             f"{_camel(name)}{kind.capitalize()}Spec",
             __base__=config,
@@ -214,6 +215,15 @@ class Registry:
 
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("-", "_").split("_") if part)
+
+
+def _own_doc(factory: Callable[..., Any] | str) -> str | None:
+    """The factory's own docstring: a function's or a class's, not that of the object's type.
+
+    An import string (``"module:function"``) has none of its own (``str.__doc__`` is Python's
+    documentation of ``str``), and neither has a ``functools.partial`` or another instance.
+    """
+    return factory.__doc__ if inspect.isroutine(factory) or inspect.isclass(factory) else None
 
 
 def _first_line(text: str | None) -> str:
