@@ -163,7 +163,7 @@ def test_a_spec_using_all_three_trains_evaluates_predicts_and_reloads(extras, tm
 
     gone = run_zoo("predict", str(run), "hello", env={"ZOO_DISABLE_PLUGINS": "extras"})  # named, no traceback
     assert gone.returncode == 2
-    assert "from plugin extras (distribution zoo-extras 0.1.0)" in gone.stderr.decode()
+    assert "from plugin extras (distribution zoo-extras 0.1.0), which is disabled by ZOO_DISABLE_PLUGINS" in gone.stderr.decode()
 
 
 # --- the CNN encoder in this process ----------------------------------------------------------

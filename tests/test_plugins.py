@@ -262,3 +262,44 @@ def test_a_string_factory_is_described_by_its_config_docstring_not_by_str(toys):
     shown = run_zoo("show", "bag", site=toys).stdout.decode()
     assert "A toy component for tests." in shown and "str(object" not in shown
     assert json.loads(run_zoo("show", "toyhead", "--json", site=toys).stdout)["description"] == ""
+
+
+def test_every_unknown_name_says_which_disabled_plugin_provides_it(toys, tmp_path):
+    spec = tmp_path / "toys.yaml"
+    spec.write_text(TOYS_SPEC)
+    assert run_zoo("validate", str(spec), site=toys).returncode == 0
+    result = run_zoo("validate", str(spec), site=toys, env={"ZOO_DISABLE_PLUGINS": "toys"})
+    assert result.returncode == 2
+    stderr = result.stderr.decode()
+    for kind, name in [("tokenizer", "bigrams"), ("dataset", "toyset"), ("encoder", "bag"), ("head", "toyhead")]:
+        assert f"unknown {kind} '{name}'" in stderr
+    note = "plugin toys (zoo-toys 1.0) provides it but is disabled by ZOO_DISABLE_PLUGINS"
+    assert stderr.count(note) == 4, stderr
+    assert "Traceback" not in stderr
+    shown = run_zoo("show", "toyhead", site=toys, env={"ZOO_DISABLE_PLUGINS": "toys"})
+    assert shown.returncode == 2 and note in shown.stderr.decode()
+    # a name it does not provide does not mention it
+    spec.write_text("tokenizer: trigrams\n")
+    other = run_zoo("validate", str(spec), site=toys, env={"ZOO_DISABLE_PLUGINS": "toys"}).stderr.decode()
+    assert "unknown tokenizer 'trigrams'" in other and "plugin toys" not in other
+
+
+def test_a_disabled_plugin_is_not_imported_by_list_and_is_shown_by_plugins(toys):
+    listed = run_zoo("list", site=toys, env={"ZOO_DISABLE_PLUGINS": "toys"})
+    assert listed.returncode == 0 and b"toys imported" not in listed.stderr and b"bigrams" not in listed.stdout
+    rows = {p["name"]: p for p in json.loads(run_zoo("plugins", "--json", site=toys, env={"ZOO_DISABLE_PLUGINS": "toys"}).stdout)}
+    assert rows["toys"]["error"] == "disabled by ZOO_DISABLE_PLUGINS"
+    assert rows["toys"]["components"] == [] and rows["toys"]["distribution"] == "zoo-toys"
+
+
+def test_a_plugin_that_failed_half_way_is_named_for_what_it_registered(tmp_path):
+    source = TOYS_PLUGIN.replace("@hookimpl\ndef register_components(registry):\n",
+                                 "@hookimpl\ndef register_components(registry):\n"
+                                 "    registry.register('encoder', 'early', config=ToyConfig, factory='x:y')\n"
+                                 "    raise ValueError('half-way')\n")
+    site = make_distribution(tmp_path / "site", "zoo-half", "0.1", {"zoo_half": source}, {"half": "zoo_half"})
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("model: {encoder: early}\n")
+    stderr = run_zoo("validate", str(spec), site=site).stderr.decode()
+    assert "unknown encoder 'early'; registered encoders: gru, lstm, rnn" in stderr
+    assert "plugin half (zoo-half 0.1) provides it but is broken (register_components failed: ValueError: half-way" in stderr

@@ -235,7 +235,7 @@ def test_a_run_whose_plugin_is_gone_names_it(tmp_path, finished_run):
     (run / "run.json").write_text(json.dumps(info))
     result = run_zoo("predict", str(run), "hello")
     assert result.returncode == 2
-    assert "encoder 'cnn' from plugin cnn (distribution zoo-cnn 0.3)" in result.stderr.decode()
+    assert "encoder 'cnn' from plugin cnn (distribution zoo-cnn 0.3), which is not installed" in result.stderr.decode()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device (run on a GPU machine)")

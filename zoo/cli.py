@@ -109,6 +109,7 @@ def cmd_show(args: argparse.Namespace) -> None:
     """One component's config fields: type, default, constraints, description."""
     from zoo.console import out, print_json, table
     from zoo.errors import UnknownComponentError
+    from zoo.registry import KINDS
 
     registry = _registry()
     kind, _, name = args.name.rpartition("/")
@@ -122,8 +123,10 @@ def cmd_show(args: argparse.Namespace) -> None:
 
             near = difflib.get_close_matches(name, everything, n=1)
             hint = f" Did you mean '{near[0]}'?" if near else ""
+            note = registry.unavailable_note(KINDS, name)
             raise UnknownComponentError(
-                f"no component named '{name}'; registered: {', '.join(everything)}.{hint}"
+                f"no component named '{name}'; registered: {', '.join(everything)}"
+                + (note if note.startswith(";") else f".{hint}{note}")
             )
     if len(matches) > 1:
         raise UnknownComponentError(
@@ -214,7 +217,8 @@ def cmd_plugins(args: argparse.Namespace) -> None:
     from zoo.console import out, print_json, safe, table
     from zoo.plugins import get_plugins
 
-    plugins = [p for p in get_plugins().loaded if args.all or not p.info.builtin or p.error]
+    plugins = get_plugins()
+    shown = [p for p in plugins.loaded if args.all or not p.info.builtin or p.error]
     rows = [
         {
             "name": p.info.name,
@@ -225,7 +229,12 @@ def cmd_plugins(args: argparse.Namespace) -> None:
             "components": p.components,
             "error": p.error,
         }
-        for p in plugins
+        for p in shown
+    ]
+    rows += [  # installed but skipped: listed so that nobody wonders where its components went
+        {"name": p.info.name, "distribution": p.info.distribution, "version": p.info.version,
+         "builtin": p.info.builtin, "hooks": [], "components": [], "error": p.reason}
+        for p in plugins.registry.unavailable.values() if p.disabled
     ]
     if args.json:
         print_json(rows)
@@ -237,11 +246,21 @@ def cmd_plugins(args: argparse.Namespace) -> None:
             [
                 [r["name"] + (" (built-in)" if r["builtin"] else ""), f"{r['distribution'] or '-'} {r['version'] or ''}",
                  "\n".join(r["hooks"]), "\n".join(r["components"]),
-                 f"[red]broken: {safe(r['error'])}[/]" if r["error"] else "[green]ok[/]"]
+                 _plugin_status(r["error"])]
                 for r in rows
             ],
         )
     )
+
+
+def _plugin_status(error: str | None) -> str:
+    from rich.markup import escape
+
+    if error is None:
+        return "[green]ok[/]"
+    if error.startswith("disabled"):
+        return f"[yellow]{escape(error)}[/]"
+    return f"[red]broken: {escape(error)}[/]"
 
 
 # --- the parser ------------------------------------------------------------------------------

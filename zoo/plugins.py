@@ -9,6 +9,7 @@ while everything else keeps working. ``ZOO_STRICT_PLUGINS=1`` makes any failure 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
@@ -16,7 +17,7 @@ import sys
 import traceback
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, partial
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
@@ -24,7 +25,7 @@ import pluggy
 
 from zoo import DISTRIBUTION, hookspecs
 from zoo.errors import PluginError, ZooError
-from zoo.registry import PluginInfo, Registry
+from zoo.registry import PluginInfo, Registry, UnavailablePlugin
 
 GROUP = "zoo"
 
@@ -37,6 +38,8 @@ class LoadedPlugin:
     module: Any = None
     error: str | None = None
     components: list[str] = field(default_factory=list)
+    #: What a plugin whose registration failed had registered before it was undone.
+    undone: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def hooks(self) -> list[str]:
@@ -118,6 +121,9 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
 
     for info, load in candidates:
         if info.name in disabled:
+            registry.unavailable[info.name] = UnavailablePlugin(
+                info, "disabled by ZOO_DISABLE_PLUGINS", disabled=True, probe=partial(_would_register, load)
+            )
             continue
         plugin = LoadedPlugin(info)
         loaded.append(plugin)
@@ -139,7 +145,9 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
 
     for plugin in loaded:
         if plugin.error:
-            registry.failed[plugin.info.name] = plugin.error
+            registry.unavailable.setdefault(
+                plugin.info.name, UnavailablePlugin(plugin.info, plugin.error, probe=lambda p=plugin: p.undone)
+            )
     if _strict() and registry.failed:
         raise PluginError(
             "plugin failures (ZOO_STRICT_PLUGINS is set):\n  "
@@ -176,12 +184,28 @@ def _register_components(manager: pluggy.PluginManager, registry: Registry, plug
         plugin.error = f"register_components failed: {exc}" if isinstance(exc, PluginError) else (
             f"register_components failed: {_describe(exc)}"
         )
+        plugin.undone = frozenset((c.kind, c.name) for c in registry if before.get((c.kind, c.name)) is not c)
         _restore(registry, before)
         manager.unregister(plugin.module)  # isolated as a whole: its lifecycle hooks go too
         return
     finally:
         registry._current = PluginInfo("<direct>")
     plugin.components = [f"{c.kind}/{c.name}" for c in registry if before.get((c.kind, c.name)) is not c]
+
+
+def _would_register(load: Callable[[], Any]) -> frozenset[tuple[str, str]]:
+    """The ``(kind, name)`` pairs a disabled plugin would register, found in a scratch registry.
+
+    Called only to explain an unknown name, so a disabled plugin costs nothing otherwise; its
+    hooks are never added to the real plugin manager. A failure just means nothing is known.
+    """
+    manager = pluggy.PluginManager(GROUP)
+    manager.add_hookspecs(hookspecs)
+    scratch = Registry()
+    with contextlib.suppress(Exception):
+        manager.register(load())
+        manager.hook.register_components(registry=scratch)
+    return frozenset((c.kind, c.name) for c in scratch)
 
 
 def _restore(registry: Registry, before: dict[tuple[str, str], Any]) -> None:

@@ -69,17 +69,41 @@ class Component:
 
 
 @dataclass
+class UnavailablePlugin:
+    """An installed plugin whose components are not registered: disabled, or broken.
+
+    ``probe`` tells, when first asked, the ``(kind, name)`` pairs the plugin would register: for
+    a disabled plugin it loads it into a scratch registry, so only an unknown-name message pays
+    for that; for a broken one it is what it registered before it failed (nothing, if it failed
+    to import).
+    """
+
+    info: PluginInfo
+    reason: str
+    disabled: bool = False
+    probe: Callable[[], frozenset[tuple[str, str]]] = field(default=frozenset, repr=False)
+    _provides: frozenset[tuple[str, str]] | None = field(default=None, init=False, repr=False)
+
+    def provides(self, kind: str, name: str) -> bool:
+        """Whether this plugin is known to register the ``kind`` component ``name``."""
+        if self._provides is None:
+            self._provides = self.probe()
+        return (kind, name) in self._provides
+
+
+@dataclass
 class Registry:
     """Components by kind and name, filled by plugins through ``register_components``.
 
-    ``failed`` maps the name of a plugin that could not load or register to its error, so that a
-    spec needing one of its components can say which plugin broke rather than "unknown name".
+    ``unavailable`` holds, by name, the installed plugins that are disabled or could not load or
+    register, so that a spec needing one of their components is told which plugin it comes from
+    rather than only "unknown name".
     """
 
     _components: dict[str, dict[str, Component]] = field(
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
-    failed: dict[str, str] = field(default_factory=dict)
+    unavailable: dict[str, UnavailablePlugin] = field(default_factory=dict)
     _current: PluginInfo = field(default_factory=lambda: PluginInfo("<direct>"))
     #: The ``Spec`` model built from this registry (see :func:`zoo.spec.spec_model`); reset
     #: whenever a component is registered.
@@ -181,13 +205,34 @@ class Registry:
             return f"unknown component kind '{kind}'; kinds are: {', '.join(KINDS)}"
         names = sorted(self._components[kind])
         msg = f"unknown {kind} '{name}'; registered {kind}s: {', '.join(names) or '(none)'}"
+        note = self.unavailable_note((kind,), name)
         nearest = difflib.get_close_matches(str(name), names, n=1)
-        if nearest:
+        if nearest and not note.startswith(";"):  # a plugin known to provide it is the answer
             msg += f". Did you mean '{nearest[0]}'?"
+        return msg + note
+
+    @property
+    def failed(self) -> dict[str, str]:
+        """The error of every plugin that failed to load or register, by plugin name."""
+        return {name: p.reason for name, p in self.unavailable.items() if not p.disabled}
+
+    def unavailable_note(self, kinds: tuple[str, ...], name: str) -> str:
+        """Which disabled or broken plugin provides ``name`` (of one of ``kinds``), if any.
+
+        Plugins known to provide it are named with why they are unavailable; failing that, every
+        broken plugin is listed, since what it would have registered is not known.
+        """
+        providers = [p for p in self.unavailable.values() if any(p.provides(kind, name) for kind in kinds)]
+        if providers:
+            return "; " + "; ".join(
+                f"plugin {p.info.name} ({p.info}) provides it but "
+                + ("is disabled by ZOO_DISABLE_PLUGINS" if p.disabled else f"is broken ({p.reason})")
+                for p in providers
+            )
         if self.failed:
-            broken = "; ".join(f"{plugin}: {err}" for plugin, err in self.failed.items())
-            msg += f" (plugins that failed to load, which may provide it: {broken})"
-        return msg
+            broken = "; ".join(f"{plugin}: {error}" for plugin, error in self.failed.items())
+            return f" (plugins that failed to load, which may provide it: {broken})"
+        return ""
 
     def names(self, kind: str) -> list[str]:
         """The registered names of ``kind``, in registration order."""

@@ -261,9 +261,7 @@ class RunDir:
         except SpecError as exc:
             missing = self._missing_plugins(registry)
             if missing:
-                raise UnknownComponentError(
-                    f"run {self.path} needs " + "; ".join(missing) + ", which is not installed"
-                ) from None
+                raise UnknownComponentError(f"run {self.path} needs " + "; ".join(missing)) from None
             raise
 
     def _missing_plugins(self, registry: Registry | None) -> list[str]:
@@ -278,9 +276,13 @@ class RunDir:
         for key, origin in recorded.items():
             kind, _, name = key.partition("/")
             if name not in registry.names(kind):
+                unavailable = registry.unavailable.get(origin.plugin)
+                state = "not installed" if unavailable is None else (
+                    unavailable.reason if unavailable.disabled else f"broken ({unavailable.reason})"
+                )
                 missing.append(
                     f"{kind} '{name}' from plugin {origin.plugin} "
-                    f"(distribution {origin.distribution} {origin.version})"
+                    f"(distribution {origin.distribution} {origin.version}), which is {state}"
                 )
         return missing
 
