@@ -2,7 +2,10 @@
 
 Everything zoo writes that a later step trusts (checkpoints, metrics, caches, run files) goes
 through here: the content is written to a temporary file in the same folder, flushed to disk,
-then renamed over the target, which POSIX makes atomic.
+then renamed over the target, which POSIX makes atomic. Temporary files are private (0600,
+folders 0700) when created; they are given the permissions ``open()`` and ``mkdir()`` would give
+under the process's umask (0644 and 0755 under the usual 022), so that a run or a cache can be
+shared with a colleague, a CI job or a serving account.
 """
 
 from __future__ import annotations
@@ -26,6 +29,28 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it where the system allows (Linux)."""
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/self/status", encoding="ascii") as status:
+            return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: the only portable way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
+def temporary_file(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
+    """``(fd, name)`` of a new temporary sibling of ``path``, with the umask's permissions."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    return fd, Path(tmp)
+
+
 @contextlib.contextmanager
 def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[Any]:
     """Yield a file open on a temporary sibling of ``path`` that becomes ``path`` only if the
@@ -33,7 +58,7 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[Any]:
     as it was. For writers that produce their content piece by piece (a streamed output table)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = temporary_file(path)
     try:
         encoding = None if "b" in mode else "utf-8"
         with os.fdopen(fd, mode, encoding=encoding) as handle:
@@ -86,6 +111,7 @@ def atomic_directory(path: str | Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
+        tmp.chmod(0o777 & ~current_umask())
         yield tmp
         if path.exists():
             old = path.with_name(f".{path.name}.old")

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from zoo.errors import DataError
-from zoo.io import atomic_directory
+from zoo.io import atomic_directory, current_umask
 
 #: What reading a broken archive raises, depending on where it breaks.
 _CORRUPT = (tarfile.TarError, EOFError, zlib.error, OSError, ValueError)
@@ -151,6 +151,12 @@ def iter_files(
             raise _corrupt(archive, exc, hint) from None
 
 
+def _data_filter_under_umask(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo:
+    """Python's ``data`` filter, then the umask on the member's mode, as ``tar`` does for a user."""
+    member = tarfile.data_filter(member, dest)
+    return member if member.mode is None else member.replace(mode=member.mode & ~current_umask(), deep=False)
+
+
 def safe_extract(archive: str | Path, target: str | Path, *, hint: str = "", max_members: int | None = None,
                  max_total_bytes: int | None = None) -> Path:
     """Extract ``archive`` into the folder ``target``, atomically and refusing unsafe members
@@ -166,7 +172,7 @@ def safe_extract(archive: str | Path, target: str | Path, *, hint: str = "", max
             for member in tf:
                 check_member(archive, member)
                 bounds.add(member)
-                tf.extract(member, tmp, filter="data")
+                tf.extract(member, tmp, filter=_data_filter_under_umask)
         except DataError:
             raise
         except tarfile.FilterError as exc:

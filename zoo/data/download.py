@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -20,6 +19,7 @@ from typing import Any
 
 from zoo.console import safe
 from zoo.errors import DataError
+from zoo.io import temporary_file
 
 URL_SCHEMES = ("http://", "https://", "ftp://")
 CHUNK = 1 << 20
@@ -71,8 +71,7 @@ def download(
     if dest.is_file():
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    tmp = Path(tmp_name)
+    fd, tmp = temporary_file(dest, suffix=".part")
     try:
         digest = hashlib.sha256()
         try:
