@@ -86,3 +86,24 @@ def test_data_prepares_the_dataset_of_a_spec_or_the_one_named(tmp_path):
     wrong = run_zoo("data", "--spec", str(spec), "--set", "data.dataset.splt=x", site=site, env=env)
     assert wrong.returncode == 2
     assert "did you mean 'split'?" in wrong.stderr.decode() and "(from --set data.dataset.splt=x)" in wrong.stderr.decode()
+
+
+def test_tables_outside_a_terminal_keep_each_row_readable_and_follow_columns():
+    from rich.cells import cell_len
+
+    description = "Bidirectional LSTM with max pooling, dropout, AdamW and a cosine schedule."
+    for columns in ("", "0", "abc"):  # unset or meaningless: the wide default for logs
+        lines = run_zoo("recipes", env={"COLUMNS": columns}).stdout.decode().splitlines()
+        [row] = [line for line in lines if "imdb-best" in line]
+        assert description in row and "89.48%" in row
+        assert "--set data.max_length=null --set train.clip_grad_norm=null --set train.epochs=5" in "".join(lines)
+
+    lines = run_zoo("recipes", env={"COLUMNS": "100"}).stdout.decode().splitlines()
+    assert max(cell_len(line) for line in lines) <= 100 and lines[1].startswith("┏")
+
+    narrow = run_zoo("recipes", env={"COLUMNS": "20"})  # too narrow for the columns: one block per row
+    assert narrow.returncode == 0
+    lines = narrow.stdout.decode().splitlines()
+    assert "name: imdb-best" in lines and f"description: {description}" in lines
+    listed = run_zoo("list", env={"COLUMNS": "20"}).stdout.decode().splitlines()
+    assert "name: lstm" in listed and "kind: encoder" in listed

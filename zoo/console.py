@@ -1,4 +1,10 @@
-"""Where zoo prints: rich consoles for results (stdout) and for progress and errors (stderr)."""
+"""Where zoo prints: rich consoles for results (stdout) and for progress and errors (stderr).
+
+Width: ``COLUMNS`` when it is set to a positive number; else the terminal's; else, when output
+goes to a file, a pipe or a CI log, :data:`LOG_WIDTH`, so that a row of ``zoo recipes`` or
+``zoo list`` stays on one line instead of being folded into one-word lines at rich's default
+of 80. A table too wide for the width even folded is printed as one block per row instead.
+"""
 
 from __future__ import annotations
 
@@ -8,23 +14,37 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+
+#: The width of output that goes to no terminal and has no ``COLUMNS``.
+LOG_WIDTH = 200
+#: A column narrower than this (or than its longest word, if shorter) is not worth reading.
+MIN_COLUMN = 10
+
+
+def width_for(stream: IO[str]) -> int | None:
+    """``COLUMNS`` if positive; else ``None`` (rich asks the terminal) or :data:`LOG_WIDTH`."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    return None if stream.isatty() else LOG_WIDTH
 
 
 @cache
 def out() -> Console:
     """Results: tables and JSON, on stdout."""
-    return Console(soft_wrap=True)
+    return Console(soft_wrap=True, width=width_for(sys.stdout))
 
 
 @cache
 def err() -> Console:
     """Progress, warnings and errors, on stderr."""
-    return Console(stderr=True, soft_wrap=True)
+    return Console(stderr=True, soft_wrap=True, width=width_for(sys.stderr))
 
 
 #: Where :func:`print_json` writes while :func:`json_only_stdout` holds stdout (else ``None``).
@@ -102,11 +122,45 @@ def safe(value: Any, newlines: bool = False) -> str:
     return escape(printable(value, newlines))
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> Table:
-    """A simple table of strings."""
-    result = Table(title=title, title_justify="left")
-    for column in columns:
-        result.add_column(column, overflow="fold")
-    for row in rows:
-        result.add_row(*("" if cell is None else str(cell) for cell in row))
-    return result
+class ReadableTable:
+    """A table, or, where the width cannot hold its columns readably, one block per row."""
+
+    def __init__(self, title: str | None, columns: list[str], rows: list[list[str]]) -> None:
+        self.title, self.columns, self.rows = title, columns, rows
+
+    def _needed_width(self) -> int:
+        """Columns at :data:`MIN_COLUMN` (or their longest word), plus borders and padding."""
+        def longest_word(cell: str) -> int:
+            return max((len(word) for word in Text.from_markup(cell).plain.split()), default=0)
+
+        widths = [min(MIN_COLUMN, max(longest_word(cell) for cell in [name, *(row[i] for row in self.rows)]))
+                  for i, name in enumerate(self.columns)]
+        return sum(widths) + 3 * len(widths) + 1
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if options.max_width >= self._needed_width():
+            yield self._table()
+        else:
+            yield Group(*self._records())
+
+    def _table(self) -> Table:
+        result = Table(title=self.title, title_justify="left")
+        for column in self.columns:
+            result.add_column(column, overflow="fold")
+        for row in self.rows:
+            result.add_row(*row)
+        return result
+
+    def _records(self) -> Iterator[Text]:
+        if self.title:
+            yield Text.from_markup(self.title, style="italic")  # markup, as in the table's title
+        for row in self.rows:
+            yield Text("")
+            for column, cell in zip(self.columns, row):  # a cell's further lines indented under it
+                yield Text.from_markup(f"[bold]{column}[/]: " if column else "") + Text.from_markup(
+                    cell.replace("\n", "\n  "))
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> ReadableTable:
+    """A simple table of strings (rich markup allowed in cells)."""
+    return ReadableTable(title, columns, [["" if cell is None else str(cell) for cell in row] for row in rows])
