@@ -41,12 +41,12 @@ def make_distribution(
 
 def installed_plugins(paths: list[str] | None = None) -> set[str]:
     """Names of the zoo plugins installed on ``paths`` (default: ``sys.path``), zoo's own excepted."""
-    from zoo.plugins import CORE_DISTRIBUTION, GROUP
+    from zoo.plugins import GROUP, is_core_distribution
 
     return {
         entry.name
         for dist in distributions(**({"path": paths} if paths is not None else {}))
-        if dist.metadata["Name"] != CORE_DISTRIBUTION
+        if not is_core_distribution(dist.metadata["Name"])
         for entry in dist.entry_points.select(group=GROUP)
     }
 

@@ -84,16 +84,17 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def _canonical(distribution: str | None) -> str | None:
-    """A distribution name as the package index compares them (``Rnn_Zoo`` is ``rnn-zoo``)."""
-    return re.sub(r"[-_.]+", "-", distribution).lower() if distribution else None
+def is_core_distribution(distribution: str | None) -> bool:
+    """Whether ``distribution`` is zoo's own, compared as the package index compares names
+    (``Rnn_Zoo`` is ``rnn-zoo``)."""
+    return bool(distribution) and re.sub(r"[-_.]+", "-", distribution).lower() == DISTRIBUTION
 
 
 def _entry_point_info(ep: EntryPoint) -> PluginInfo:
     dist = ep.dist
     name = dist.metadata["Name"] if dist is not None else None
     version = dist.version if dist is not None else None
-    return PluginInfo(ep.name, name, version, builtin=_canonical(name) == DISTRIBUTION)
+    return PluginInfo(ep.name, name, version, builtin=is_core_distribution(name))
 
 
 def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:

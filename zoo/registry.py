@@ -156,7 +156,10 @@ class Registry:
             __config__=None,
             type=(Literal[name], name),
         )
-        spec_model.model_config = ConfigDict(**{**config.model_config, "extra": "forbid"})
+        spec_model.model_config = ConfigDict(
+            **{**config.model_config, "extra": "forbid",
+               "json_schema_extra": _requiring_type(config.model_config.get("json_schema_extra"))}
+        )
         spec_model.model_rebuild(force=True)
         component = Component(kind, name, spec_model, factory, description or "", origin)
         self._components[kind][name] = component
@@ -260,6 +263,25 @@ class Registry:
 
 def _camel(name: str) -> str:
     return "".join(part.capitalize() for part in name.replace("-", "_").split("_") if part)
+
+
+def _requiring_type(extra: Any) -> Callable[[dict[str, Any]], None]:
+    """A ``json_schema_extra`` that marks ``type`` required, after the plugin's own ``extra``.
+
+    A spec must name the component (a dict without ``type`` is refused), although ``build``
+    fills it in; the JSON Schema says so, so that editors agree with ``zoo validate``.
+    """
+
+    def extend(schema: dict[str, Any], model: type[BaseModel]) -> None:
+        if isinstance(extra, dict):
+            schema.update(extra)
+        elif callable(extra) and len(inspect.signature(extra).parameters) > 1:  # pydantic's two forms
+            extra(schema, model)
+        elif callable(extra):
+            extra(schema)
+        schema["required"] = ["type", *(name for name in schema.get("required", []) if name != "type")]
+
+    return extend
 
 
 def _own_doc(factory: Callable[..., Any] | str) -> str | None:

@@ -144,7 +144,10 @@ class TrainSpec(StrictModel):
         "fp32", description="Autocast precision of forward passes (fp16: CUDA only, with loss scaling)."
     )
     threads: PositiveInt | None = Field(None, le=1024, description="CPU threads (default: torch's).")
-    cpu_shards: Annotated[int | Literal["auto"], BeforeValidator(_auto_or_shard_count)] = Field(
+    cpu_shards: Annotated[
+        int | Literal["auto"],
+        BeforeValidator(_auto_or_shard_count, json_schema_input_type=Annotated[int, Field(ge=1, le=1024)] | Literal["auto"]),
+    ] = Field(
         "auto",
         description="On the CPU, split each batch's recurrent layers into this many shards (1 to "
         "1024), run at once on one thread each: the same arithmetic, faster on several cores "
@@ -176,7 +179,10 @@ def _component_union(registry: Registry, kind: str) -> Any:
             raise ValueError(registry.unknown_message(kind, value["type"]))
         return value
 
-    return Annotated[Union[tuple(models)], Field(discriminator="type"), BeforeValidator(check)]
+    union = Annotated[Union[tuple(models)], Field(discriminator="type")]
+    # What a spec may write, for the JSON Schema: the bare name too, as `check` accepts it.
+    written = Union[Literal[tuple(registry.names(kind))], union]
+    return Annotated[union, BeforeValidator(check, json_schema_input_type=written)]
 
 
 def _no_component(registry: Registry, kind: str) -> Any:
@@ -196,6 +202,7 @@ def _component_field(registry: Registry, kind: str) -> tuple[Any, Any]:
 
 def _build_spec_model(registry: Registry) -> type[BaseModel]:
     strict = ConfigDict(extra="forbid")
+    logger = _component_union(registry, "logger")
     data = create_model(
         "DataSpec",
         __config__=strict,
@@ -232,8 +239,10 @@ def _build_spec_model(registry: Registry) -> type[BaseModel]:
         train=(TrainSpec, TrainSpec()),
         loggers=(
             Annotated[
-                list[_component_union(registry, "logger")],
-                BeforeValidator(lambda v: [v] if isinstance(v, (str, dict)) else v),
+                list[logger],
+                # one logger may be written alone; the schema says so too
+                BeforeValidator(lambda v: [v] if isinstance(v, (str, dict)) else v,
+                                json_schema_input_type=list[logger] | logger),
                 AfterValidator(_each_logger_once),
             ],
             Field(
