@@ -17,8 +17,12 @@ from typing import Any
 from zoo import __version__
 from zoo.errors import ZooError
 from zoo.hookspecs import KINDS
+from zoo.user_paths import note_path, path_errors
 
 Command = Callable[[argparse.Namespace], int | None]
+
+#: Arguments that name a path, with how a message names them (see :mod:`zoo.user_paths`).
+PATH_ARGUMENTS = {"spec": "the spec", "out": "--out", "resume": "--resume", "run": "the run", "source": "--source"}
 
 
 def _registry():
@@ -340,12 +344,15 @@ def main(argv: list[str] | None = None) -> int:
             from zoo.plugins import add_plugin_modules
 
             add_plugin_modules(args.plugins)
-        if not getattr(args, "json", False):
-            return args.func(args) or 0
-        from zoo.console import json_only_stdout
+        with path_errors():
+            for option, origin in PATH_ARGUMENTS.items():
+                note_path(getattr(args, option, None), origin)
+            if not getattr(args, "json", False):
+                return args.func(args) or 0
+            from zoo.console import json_only_stdout
 
-        with json_only_stdout():  # whatever plugins print, stdout holds the JSON alone
-            return args.func(args) or 0
+            with json_only_stdout():  # whatever plugins print, stdout holds the JSON alone
+                return args.func(args) or 0
     except ZooError as exc:
         from zoo.console import err, safe
 

@@ -41,7 +41,11 @@ def current_umask() -> int:
 
 def temporary_file(path: Path, suffix: str = ".tmp") -> tuple[int, Path]:
     """``(fd, name)`` of a new temporary sibling of ``path``, with the umask's permissions."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    except OSError as exc:
+        exc.filename = str(path)  # the file meant, not the random temporary name
+        raise
     try:
         os.fchmod(fd, 0o666 & ~current_umask())
     except BaseException:
@@ -66,9 +70,11 @@ def atomic_file(path: str | Path, mode: str = "wb") -> Iterator[Any]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename in (None, str(tmp)):
+            exc.filename = str(path)  # e.g. a full disk while writing: say which file
         raise
     _fsync_dir(path.parent)
 

@@ -31,6 +31,7 @@ from zoo.data.interface import RawSplit
 from zoo.data.prepare import balanced_subset
 from zoo.data.sampling import stratified_pick
 from zoo.errors import DataError
+from zoo.user_paths import note_path
 
 ENV = "ZOO_IMDB_SOURCE"
 LABELS = ["neg", "pos"]
@@ -88,6 +89,7 @@ class ImdbDataset:
         else:
             value, origin = self.config.url, "data.dataset.url"
         value = file_url_path(value) or value
+        note_path(value, origin)
         if is_url(value):
             src = Source("url", value, origin)
             self.address(src)

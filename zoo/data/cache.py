@@ -15,16 +15,21 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from zoo.user_paths import note_path
+
 
 def cache_dir() -> Path:
-    """The root of zoo's cache (not created here)."""
+    """The root of zoo's cache (not created here), noted with its origin for error messages."""
     env = os.environ.get("ZOO_CACHE_DIR", "").strip()
-    if env:
-        return Path(env).expanduser()
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
-    if xdg:
-        return Path(xdg).expanduser() / "zoo"
-    return Path.home() / ".cache" / "zoo"
+    if env:
+        root, origin = Path(env).expanduser(), "ZOO_CACHE_DIR"
+    elif xdg:
+        root, origin = Path(xdg).expanduser() / "zoo", "XDG_CACHE_HOME; set ZOO_CACHE_DIR to use another"
+    else:
+        root, origin = Path.home() / ".cache" / "zoo", "the default cache; set ZOO_CACHE_DIR to use another"
+    note_path(root, origin)
+    return root
 
 
 def stable_hash(data: Any, length: int = 20) -> str:

@@ -38,6 +38,7 @@ from zoo.data.interface import SPLITS, RawSplit
 from zoo.data.vocab import Vocab
 from zoo.errors import DataError
 from zoo.io import atomic_directory, atomic_write_json
+from zoo.user_paths import note_path
 
 #: Bump when the layout of a cache entry changes; old entries are then ignored.
 CACHE_FORMAT = 2
@@ -84,6 +85,7 @@ def prepare_data(
     started = time.perf_counter()
     data = spec.data
     root = Path(cache_root) if cache_root is not None else cache_dir()
+    note_path(data.source, "data.source")
     dataset_component = registry.get("dataset", data.dataset.type)
     tokenizer_component = registry.get("tokenizer", spec.tokenizer.type)
     dataset = registry.build("dataset", data.dataset)

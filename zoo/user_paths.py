@@ -1,0 +1,91 @@
+"""Operating-system errors on paths the user named: one message with the path, its origin, the error.
+
+A location that cannot be used (a cache folder under a regular file, a read-only ``--out``, an
+unreadable run) is a user's mistake, yet it surfaces deep inside zoo as a ``NotADirectoryError``
+or ``PermissionError`` from whatever touched it first. Rather than catch those everywhere, each
+path is noted where it enters zoo, with where it came from (``note_path(path, "--out")``): the
+CLI's options, the cache root, a dataset's source. The CLI runs every command inside
+:func:`path_errors`, which turns an ``OSError`` on a noted path, on anything under it or on a
+folder it needs created, into a :class:`PathError`. An ``OSError`` on any other path is a bug
+and keeps its traceback. Outside :func:`path_errors` (zoo used from Python) noting does nothing
+and errors propagate as they are.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+from collections.abc import Iterator
+from contextvars import ContextVar
+from pathlib import Path
+
+from zoo.errors import ZooError
+
+_noted: ContextVar[dict[str, tuple[str, str]] | None] = ContextVar("zoo_user_paths", default=None)
+
+
+class PathError(ZooError):
+    """A path the user named that the operating system refuses to use."""
+
+
+def note_path(path: str | os.PathLike[str] | None, origin: str) -> None:
+    """Remember that ``path`` came from ``origin`` (``"--out"``, ``"ZOO_CACHE_DIR"``, ...).
+
+    The first origin noted for a path is kept. URLs and empty values are ignored.
+    """
+    noted = _noted.get()
+    if noted is None or path is None or not str(path).strip() or "://" in str(path):
+        return
+    shown = str(path)
+    for key in {os.path.abspath(Path(shown).expanduser()), os.path.realpath(Path(shown).expanduser())}:
+        noted.setdefault(key, (shown, origin))
+
+
+@contextlib.contextmanager
+def path_errors() -> Iterator[None]:
+    """Within the block, an ``OSError`` on a noted path becomes a :class:`PathError` (exit 2)."""
+    noted: dict[str, tuple[str, str]] = {}
+    token = _noted.set(noted)
+    try:
+        yield
+    except OSError as exc:
+        message = _explain(exc, noted)
+        if message is None:
+            raise
+        raise PathError(message) from None
+    finally:
+        _noted.reset(token)
+
+
+def _explain(exc: OSError, noted: dict[str, tuple[str, str]]) -> str | None:
+    """The message for ``exc`` if it concerns a noted path, else ``None``."""
+    for filename in (exc.filename, exc.filename2):
+        if filename is None or not isinstance(filename, (str, bytes, os.PathLike)):
+            continue
+        failed = os.path.abspath(os.fsdecode(filename))
+        owner = _owner(failed, noted)
+        if owner is not None:
+            shown, origin = owner
+            return f"cannot use {shown} ({origin}): {_reason(exc, failed)}"
+    return None
+
+
+def _owner(failed: str, noted: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
+    """The noted path ``failed`` lies in (the innermost), else one it was needed for."""
+    inside = [key for key in noted if failed == key or failed.startswith(key.rstrip(os.sep) + os.sep)]
+    if inside:
+        return noted[max(inside, key=len)]
+    # creating a noted folder's missing parents failed: the latest noted such folder
+    needing = [key for key in noted if key.startswith(failed.rstrip(os.sep) + os.sep)]
+    return noted[needing[-1]] if needing else None
+
+
+def _reason(exc: OSError, failed: str) -> str:
+    """The error in words, naming the regular file that stands where a folder is needed."""
+    if exc.errno == errno.ENOTDIR:
+        for parent in [Path(failed), *Path(failed).parents]:
+            with contextlib.suppress(OSError):
+                if parent.exists() and not parent.is_dir():
+                    return f"{parent} is a file, not a folder"
+    return f"{exc.strerror or type(exc).__name__}: {failed}"
