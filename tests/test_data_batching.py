@@ -109,3 +109,53 @@ def test_collate_truncates_to_max_length():
     assert sum(len(b) for b in batches) == 5
     assert max(b.ids.shape[1] for b in batches) == 5
     assert all(int(b.lengths.max()) <= 5 for b in batches)
+
+
+# --- token-budget batches (train.max_tokens) -----------------------------------------------------
+
+
+def test_token_budget_cuts_greedily_in_order_by_hand():
+    lengths = np.array([5, 1, 1, 4, 2, 6])
+    # [5] (a second review would pad to 2 x 5 = 10 > 8), [1, 1] (then 3 x 4 = 12), [4, 2] (2 x 4 = 8),
+    # [6] (3 x 6 > 8): at most 8 padded tokens and at most batch_size = 3 reviews each
+    batches = batch_indices(lengths, 3, shuffle=False, bucketing=False, max_tokens=8)
+    assert [b.tolist() for b in batches] == [[0], [1, 2], [3, 4], [5]]
+    assert [b.tolist() for b in batch_indices(np.ones(7, int), 3, shuffle=False, bucketing=False, max_tokens=100)] == [
+        [0, 1, 2], [3, 4, 5], [6]]  # short reviews: batch_size still caps
+
+
+@pytest.mark.parametrize("bucketing", [True, False])
+def test_token_budget_batches_stay_within_it_hold_everything_once_and_are_deterministic(bucketing):
+    lengths = _lengths()
+    kwargs = dict(shuffle=True, bucketing=bucketing, pool=10, seed=5, max_tokens=4000)
+    batches = batch_indices(lengths, 64, epoch=2, **kwargs)
+    assert all(len(b) * lengths[b].max() <= 4000 and len(b) <= 64 for b in batches)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(lengths)))
+    assert [b.tolist() for b in batches] == [b.tolist() for b in batch_indices(lengths, 64, epoch=2, **kwargs)]
+    assert [b.tolist() for b in batches] != [b.tolist() for b in batch_indices(lengths, 64, epoch=3, **kwargs)]
+    if bucketing:  # long reviews come in small batches, short ones in full ones
+        sizes = {len(b): lengths[b].max() for b in batches}
+        assert max(sizes) == 64 and min(sizes) < 10
+
+
+def test_without_a_token_budget_the_batches_are_the_plain_ones():
+    lengths = _lengths()
+    for shuffle, bucketing in [(True, True), (True, False), (False, True)]:
+        plain = batch_indices(lengths, 32, shuffle=shuffle, bucketing=bucketing, pool=10, seed=1, epoch=4)
+        off = batch_indices(lengths, 32, shuffle=shuffle, bucketing=bucketing, pool=10, seed=1, epoch=4, max_tokens=None)
+        assert [b.tolist() for b in plain] == [b.tolist() for b in off]
+
+
+def test_a_token_budget_below_the_longest_review_is_refused_with_the_fields_to_change():
+    from zoo.data.batching import check_token_budget
+    from zoo.errors import ZooError
+
+    lengths = np.array([3, 900, 12])
+    check_token_budget(lengths, 900)
+    with pytest.raises(ZooError) as caught:
+        check_token_budget(lengths, 899)
+    assert "train.max_tokens is 899" in str(caught.value) and "900 tokens" in str(caught.value)
+    assert "data.max_length" in str(caught.value)
+    with pytest.raises(ZooError) as caught:  # two processes: every batch needs a review for each
+        check_token_budget(lengths, 1000, world_size=2)
+    assert "2 training processes" in str(caught.value) and "at least 1,800" in str(caught.value)

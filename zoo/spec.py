@@ -124,6 +124,12 @@ class TrainSpec(StrictModel):
     bucketing: bool = Field(
         True, description="Group reviews of similar length into batches (less padding)."
     )
+    max_tokens: PositiveInt | None = Field(
+        None,
+        le=1_000_000_000,
+        description="Also bound each training batch to this many padded tokens (reviews x the longest "
+        "of them): long reviews then come fewer at a time, so memory stays bounded. Off by default.",
+    )
     bucket_pool: PositiveInt = Field(
         10,
         description="Batches per sorting pool when bucketing: larger pools pad less but make "

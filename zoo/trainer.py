@@ -24,6 +24,7 @@ from zoo.distributed import Distributed, from_environment, shutdown
 from zoo.errors import RunError, ZooError
 from zoo.loggers import build_loggers
 from zoo.limits import MAX_PARAMETERS
+from zoo.memory_estimate import check_training_memory
 from zoo.model import TextClassifier, build_model, count_parameters, planned_state
 from zoo.parallel import batch_shards, resolve_shards
 from zoo.plugins import Plugins, get_plugins, notify
@@ -192,7 +193,7 @@ def train_epoch(
     lengths = split.lengths if spec.data.max_length is None else np.minimum(split.lengths, spec.data.max_length)
     batches = [
         b for b in batch_indices(lengths, train.batch_size, shuffle=True, bucketing=train.bucketing,
-                                 pool=train.bucket_pool, seed=train.seed, epoch=epoch)
+                                 pool=train.bucket_pool, seed=train.seed, epoch=epoch, max_tokens=train.max_tokens)
         if len(b) >= dist.world_size  # every rank needs a non-empty shard
     ]
     progress.start_epoch(epoch + 1, len(batches))
@@ -326,6 +327,10 @@ class _Trainer:
         self.model = build_model(spec.model, vocab_size=len(self.data.vocab), num_outputs=self.task.num_outputs,
                                  registry=plugins.registry).to(device)
         self.vectors = self._pretrained_vectors(fresh)
+        # before the run folder is made, and before DDP wraps the model (the check's backward
+        # pass on CUDA must not reach DDP's hooks)
+        check_training_memory(self.model, spec, self.data.splits["train"].lengths, device, dist.world_size,
+                              lambda: autocast(device, train.precision))
         self.resumed = not fresh
         self.loggers = build_loggers(spec.loggers, plugins.registry) if dist.is_main else []
         if dist.is_main and fresh:

@@ -6,6 +6,11 @@ similar length (little padding) while the batches and their order still change e
 Without shuffling (evaluation), bucketing sorts everything by length; :attr:`Batch.index` maps
 each row back to its review. Everything is deterministic given ``seed`` and ``epoch``.
 
+Token budget (``train.max_tokens``, off unless set): the same order is cut into batches of at
+most ``batch_size`` reviews *and* at most ``max_tokens`` padded tokens (reviews x the longest of
+them), as fairseq's and AllenNLP's max-tokens batching do. Short reviews still come
+``batch_size`` at a time; long ones come fewer at a time, so a step's memory has a bound.
+
 A review with no tokens is given one ``<unk>`` token (length 1): recurrent encoders cannot run
 zero steps, and a real id (rather than padding) keeps masks and poolings well defined.
 """
@@ -20,6 +25,7 @@ import torch
 
 from zoo.data.encode import EncodedSplit
 from zoo.data.vocab import Vocab
+from zoo.errors import ZooError
 
 
 @dataclass
@@ -59,11 +65,13 @@ def batch_indices(
     pool: int = 100,
     seed: int = 0,
     epoch: int = 0,
+    max_tokens: int | None = None,
 ) -> list[np.ndarray]:
     """The batches (arrays of indices into the split) for one epoch.
 
     The list depends only on its arguments, so distributed ranks that compute it alike stay in
-    step (each then takes its shard of every batch, see :mod:`zoo.distributed`).
+    step (each then takes its shard of every batch, see :mod:`zoo.distributed`). ``max_tokens``
+    bounds each batch's padded tokens too (see :func:`check_token_budget` for its minimum).
     """
     if batch_size < 1 or pool < 1:
         raise ValueError("batch_size and pool must be positive")
@@ -78,10 +86,49 @@ def batch_indices(
             order[start : start + span] = chunk[np.argsort(lengths[chunk], kind="stable")]
     elif bucketing:
         order = np.argsort(lengths, kind="stable")
-    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    if max_tokens is None:
+        batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
+    else:
+        batches = _cut_by_tokens(order, np.maximum(lengths, 1), batch_size, max_tokens)
     if bucketing and shuffle:
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches
+
+
+def _cut_by_tokens(order: np.ndarray, lengths: np.ndarray, batch_size: int, max_tokens: int) -> list[np.ndarray]:
+    """``order`` cut greedily into batches of at most ``batch_size`` reviews and ``max_tokens``
+    padded tokens; a batch closes when the next review would break either bound."""
+    if len(order) and int(lengths.max()) > max_tokens:
+        raise ValueError(f"a review of {int(lengths.max())} tokens exceeds max_tokens={max_tokens}")
+    batches, start, longest = [], 0, 0
+    for position, index in enumerate(order):
+        longest_with = max(longest, int(lengths[index]))
+        if position > start and (position - start + 1 > batch_size or (position - start + 1) * longest_with > max_tokens):
+            batches.append(order[start:position])
+            start, longest_with = position, int(lengths[index])
+        longest = longest_with
+    if len(order):
+        batches.append(order[start:])
+    return batches
+
+
+def check_token_budget(lengths: np.ndarray, max_tokens: int | None, world_size: int = 1) -> None:
+    """Refuse a ``train.max_tokens`` that the longest review, times the processes, cannot fit.
+
+    Every batch must hold its longest review; in distributed training it must hold one review
+    per process too (each takes a shard), or batches of long reviews would be dropped.
+    """
+    if max_tokens is None or not len(lengths):
+        return
+    longest = max(int(np.max(lengths)), 1)
+    needed = longest * world_size
+    if max_tokens < needed:
+        processes = f" for {world_size} training processes (one review each)" if world_size > 1 else ""
+        raise ZooError(
+            f"train.max_tokens is {max_tokens:,}, but the longest training review has {longest:,} tokens: "
+            f"a batch needs at least {needed:,}{processes}. Raise train.max_tokens to at least "
+            f"{needed:,}, or truncate reviews with data.max_length"
+        )
 
 
 def collate(split: EncodedSplit, indices: np.ndarray, max_length: int | None = None) -> Batch:
