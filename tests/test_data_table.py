@@ -421,7 +421,7 @@ def test_parquet_without_pyarrow_says_how_to_install_it(tickets, capsys, monkeyp
     monkeypatch.setitem(__import__("sys").modules, "pyarrow.parquet", None)
     status, _, err = zoo_data(capsys, "--spec", str(spec_file(tickets, train="train.parquet")))
     assert status == 2 and err.strip() == (
-        "error: train.parquet: reading Parquet needs pyarrow, which is not installed; pip install 'zoo[parquet]'"
+        "error: train.parquet: reading Parquet needs pyarrow, which is not installed; pip install 'rnn-zoo[parquet]'"
     )
 
 

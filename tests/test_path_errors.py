@@ -135,3 +135,19 @@ def test_data_source(places, how):
     assert_one_message(result, f"cannot use {source} ({how}): Permission denied")
     under_file = zoo("data", "--source", str(places["file"] / "aclImdb"), env={"ZOO_CACHE_DIR": str(places["cache"])})
     assert_one_message(under_file, f"IMDB source {places['file'] / 'aclImdb'} (from data.source) does not exist")
+
+
+def test_predict_input_and_output_files(places, tmp_path):
+    from zoo.testing import smoke_train
+
+    run = smoke_train("imdb-lstm", tmp_path / "smoke", ["model.embedding.dim=4", "model.encoder.hidden_size=4"],
+                      per_label=8)["run_dir"]
+    table = tmp_path / "in.csv"
+    table.write_text("text\nhello there\n")
+    for where, reason in [("file", f"{places['file']} is a file, not a folder"), ("locked", "Permission denied")]:
+        out = places[where] / "out.csv"
+        result = zoo("predict", run, "--input", str(table), "--output", str(out), env={})
+        assert_one_message(result, f"cannot use {out} (--output): {reason}")
+    missing = places["file"] / "in.csv"
+    assert_one_message(zoo("predict", run, "--input", str(missing), "--output", str(tmp_path / "o.csv"), env={}),
+                       str(missing))

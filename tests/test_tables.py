@@ -159,7 +159,7 @@ def test_parquet_without_pyarrow_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if it were not installed
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     assert error(lambda: read_table(path)) == (
-        f"{path}: reading Parquet needs pyarrow, which is not installed; pip install 'zoo[parquet]'"
+        f"{path}: reading Parquet needs pyarrow, which is not installed; pip install 'rnn-zoo[parquet]'"
     )
     message = error(lambda: TableWriter(tmp_path / "o.parquet").__enter__())
     assert "writing Parquet needs pyarrow" in message and not (tmp_path / "o.parquet").exists()

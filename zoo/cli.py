@@ -22,7 +22,8 @@ from zoo.user_paths import note_path, path_errors
 Command = Callable[[argparse.Namespace], int | None]
 
 #: Arguments that name a path, with how a message names them (see :mod:`zoo.user_paths`).
-PATH_ARGUMENTS = {"spec": "the spec", "out": "--out", "resume": "--resume", "run": "the run", "source": "--source"}
+PATH_ARGUMENTS = {"spec": "the spec", "out": "--out", "resume": "--resume", "run": "the run", "source": "--source",
+                  "input": "--input", "output": "--output"}
 
 
 def _registry():

@@ -186,9 +186,20 @@ def _component_union(registry: Registry, kind: str) -> Any:
         return value
 
     union = Annotated[Union[tuple(models)], Field(discriminator="type")]
-    # What a spec may write, for the JSON Schema: the bare name too, as `check` accepts it.
-    written = Union[Literal[tuple(registry.names(kind))], union]
+    # What a spec may write, for the JSON Schema: the bare name too, where its defaults validate
+    # (a component with a required field, such as a table's files, needs the mapping form).
+    bare = tuple(c.name for c in registry.of_kind(kind) if _defaults_validate(c.config, c.name))
+    written = Union[Literal[bare], union] if bare else union
     return Annotated[union, BeforeValidator(check, json_schema_input_type=written)]
+
+
+def _defaults_validate(config: type[BaseModel], name: str) -> bool:
+    """Whether ``{type: name}`` alone is a valid config (no required field, no failing check)."""
+    try:
+        config.model_validate({"type": name})
+    except ValidationError:
+        return False
+    return True
 
 
 def _no_component(registry: Registry, kind: str) -> Any:

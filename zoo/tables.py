@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zoo import install_hint
 from zoo.errors import DataError
 from zoo.io import atomic_file
 
@@ -38,7 +39,7 @@ TEXT_FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jso
 #: Every suffix zoo reads and writes tables in.
 SUFFIXES = (*TEXT_FORMATS, *(f"{suffix}.gz" for suffix in TEXT_FORMATS), ".parquet")
 #: How to get Parquet support (change here if the distribution is renamed).
-PARQUET_INSTALL = "pip install 'zoo[parquet]'"
+PARQUET_INSTALL = install_hint("parquet")
 DELIMITERS = {"csv": ",", "tsv": "\t"}
 #: Rows named in one message at most.
 SHOWN = 5

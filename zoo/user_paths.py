@@ -83,7 +83,7 @@ def _owner(failed: str, noted: dict[str, tuple[str, str]]) -> tuple[str, str] | 
 
 def _reason(exc: OSError, failed: str) -> str:
     """The error in words, naming the regular file that stands where a folder is needed."""
-    if exc.errno == errno.ENOTDIR:
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST):  # a folder was needed where a file is
         for parent in [Path(failed), *Path(failed).parents]:
             with contextlib.suppress(OSError):
                 if parent.exists() and not parent.is_dir():
