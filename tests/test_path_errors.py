@@ -151,3 +151,8 @@ def test_predict_input_and_output_files(places, tmp_path):
     missing = places["file"] / "in.csv"
     assert_one_message(zoo("predict", run, "--input", str(missing), "--output", str(tmp_path / "o.csv"), env={}),
                        str(missing))
+
+
+def test_a_cache_whose_tilde_cannot_be_expanded(places):
+    result = zoo("data", "--source", str(places["source"]), env={"ZOO_CACHE_DIR": "~no-such-user-zoo/cache"})
+    assert_one_message(result, "cannot use ~no-such-user-zoo/cache (ZOO_CACHE_DIR): its '~' names no home directory")

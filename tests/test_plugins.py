@@ -303,3 +303,11 @@ def test_a_plugin_that_failed_half_way_is_named_for_what_it_registered(tmp_path)
     stderr = run_zoo("validate", str(spec), site=site).stderr.decode()
     assert "unknown encoder 'early'; registered encoders: gru, lstm, rnn" in stderr
     assert "plugin half (zoo-half 0.1) provides it but is broken (register_components failed: ValueError: half-way" in stderr
+
+
+def test_a_disabled_development_module_is_named_once_without_doubled_brackets(tmp_path):
+    (tmp_path / "devplug.py").write_text(CNN_PLUGIN)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("model: {encoder: bag}\n")
+    result = run_zoo("-p", "devplug", "validate", str(spec), env={"PYTHONPATH": str(tmp_path), "ZOO_DISABLE_PLUGINS": "devplug"})
+    assert "plugin devplug (not installed) provides it but is disabled by ZOO_DISABLE_PLUGINS" in result.stderr.decode()

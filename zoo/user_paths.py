@@ -38,8 +38,16 @@ def note_path(path: str | os.PathLike[str] | None, origin: str) -> None:
     if noted is None or path is None or not str(path).strip() or "://" in str(path):
         return
     shown = str(path)
-    for key in {os.path.abspath(Path(shown).expanduser()), os.path.realpath(Path(shown).expanduser())}:
+    for key in {os.path.abspath(os.path.expanduser(shown)), os.path.realpath(os.path.expanduser(shown))}:
         noted.setdefault(key, (shown, origin))
+
+
+def expand_user(path: str, origin: str) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; one that cannot be is a PathError."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:  # no such user, or no home directory to expand ~ to
+        raise PathError(f"cannot use {path} ({origin}): its '~' names no home directory here") from None
 
 
 @contextlib.contextmanager

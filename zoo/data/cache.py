@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from zoo.user_paths import note_path
+from zoo.user_paths import expand_user, note_path
 
 
 def cache_dir() -> Path:
@@ -23,11 +23,13 @@ def cache_dir() -> Path:
     env = os.environ.get("ZOO_CACHE_DIR", "").strip()
     xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
     if env:
-        root, origin = Path(env).expanduser(), "ZOO_CACHE_DIR"
+        root, origin = expand_user(env, "ZOO_CACHE_DIR"), "ZOO_CACHE_DIR"
     elif xdg:
-        root, origin = Path(xdg).expanduser() / "zoo", "XDG_CACHE_HOME; set ZOO_CACHE_DIR to use another"
+        origin = "XDG_CACHE_HOME; set ZOO_CACHE_DIR to use another"
+        root = expand_user(xdg, origin) / "zoo"
     else:
-        root, origin = Path.home() / ".cache" / "zoo", "the default cache; set ZOO_CACHE_DIR to use another"
+        origin = "the default cache; set ZOO_CACHE_DIR to use another"
+        root = expand_user("~/.cache/zoo", origin)
     note_path(root, origin)
     return root
 
