@@ -75,6 +75,7 @@ def test_zoo_plugins_reports_version_hooks_and_components(extras):
         "name": "extras", "distribution": "zoo-extras", "version": "0.1.0", "builtin": False,
         "hooks": ["register_components"],
         "components": ["tokenizer/char-ngrams", "encoder/textcnn", "head/highway"], "error": None,
+        "disabled": False,
     }
     table = run_zoo("plugins", site=site).stdout.decode()
     assert "extras" in table and "zoo-extras 0.1.0" in table and "ok" in table

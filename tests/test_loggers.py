@@ -76,10 +76,10 @@ def test_a_plugin_logger_is_listed_validated_and_recorded_in_run_json(tmp_path):
     listed = run_zoo("list", "--kind", "logger", "--json", site=site)
     assert listed.returncode == 0, listed.stderr.decode()
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
-    assert (rows["record"]["distribution"], rows["tensorboard"]["distribution"]) == ("zoo-record", "zoo")
+    assert (rows["record"]["distribution"], rows["tensorboard"]["distribution"]) == ("zoo-record", "rnn-zoo")
     assert rows["record"]["description"] == "Lifecycle events, one JSON line each, appended to a file."
     table = run_zoo("list", "--kind", "logger", env={"COLUMNS": "250"}).stdout.decode()
-    assert "TensorBoard event files under RUN/tensorboard/ (needs pip install 'zoo[tensorboard]')." in table
+    assert "TensorBoard event files under RUN/tensorboard/ (needs pip install 'rnn-zoo[tensorboard]')." in table
     spec = tmp_path / "spec.yaml"
     spec.write_text("loggers: [{type: record}]\n")
     invalid = run_zoo("validate", str(spec), site=site)

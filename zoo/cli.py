@@ -233,12 +233,13 @@ def cmd_plugins(args: argparse.Namespace) -> None:
             "hooks": p.hooks,
             "components": p.components,
             "error": p.error,
+            "disabled": False,
         }
         for p in shown
     ]
     rows += [  # installed but skipped: listed so that nobody wonders where its components went
         {"name": p.info.name, "distribution": p.info.distribution, "version": p.info.version,
-         "builtin": p.info.builtin, "hooks": [], "components": [], "error": p.reason}
+         "builtin": p.info.builtin, "hooks": [], "components": [], "error": None, "disabled": True}
         for p in plugins.registry.unavailable.values() if p.disabled
     ]
     if args.json:
@@ -251,21 +252,19 @@ def cmd_plugins(args: argparse.Namespace) -> None:
             [
                 [r["name"] + (" (built-in)" if r["builtin"] else ""), f"{r['distribution'] or '-'} {r['version'] or ''}",
                  "\n".join(r["hooks"]), "\n".join(r["components"]),
-                 _plugin_status(r["error"])]
+                 _plugin_status(r)]
                 for r in rows
             ],
         )
     )
 
 
-def _plugin_status(error: str | None) -> str:
+def _plugin_status(row: dict[str, Any]) -> str:
     from rich.markup import escape
 
-    if error is None:
-        return "[green]ok[/]"
-    if error.startswith("disabled"):
-        return f"[yellow]{escape(error)}[/]"
-    return f"[red]broken: {escape(error)}[/]"
+    if row["disabled"]:
+        return "[yellow]disabled (ZOO_DISABLE_PLUGINS)[/]"
+    return f"[red]broken: {escape(row['error'])}[/]" if row["error"] else "[green]ok[/]"
 
 
 # --- the parser ------------------------------------------------------------------------------

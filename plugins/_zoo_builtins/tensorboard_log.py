@@ -36,7 +36,7 @@ _SCALARS = {
 
 
 class TensorBoardConfig(BaseModel):
-    """TensorBoard event files under RUN/tensorboard/ (needs pip install 'zoo[tensorboard]')."""
+    """TensorBoard event files under RUN/tensorboard/ (needs zoo's tensorboard extra)."""
 
     model_config = ConfigDict(extra="forbid")
 
