@@ -311,3 +311,11 @@ def test_a_disabled_development_module_is_named_once_without_doubled_brackets(tm
     spec.write_text("model: {encoder: bag}\n")
     result = run_zoo("-p", "devplug", "validate", str(spec), env={"PYTHONPATH": str(tmp_path), "ZOO_DISABLE_PLUGINS": "devplug"})
     assert "plugin devplug (not installed) provides it but is disabled by ZOO_DISABLE_PLUGINS" in result.stderr.decode()
+
+
+def test_a_type_that_is_not_a_name_is_one_message_while_a_plugin_is_disabled(toys, tmp_path):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("tokenizer: {type: {nested: words}}\n")
+    result = run_zoo("validate", str(spec), site=toys, env={"ZOO_DISABLE_PLUGINS": "toys"})
+    assert result.returncode == 2 and "Traceback" not in result.stderr.decode()
+    assert "unknown tokenizer '{'nested': 'words'}'" in result.stderr.decode()

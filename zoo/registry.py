@@ -225,7 +225,8 @@ class Registry:
         Plugins known to provide it are named with why they are unavailable; failing that, every
         broken plugin is listed, since what it would have registered is not known.
         """
-        providers = [p for p in self.unavailable.values() if any(p.provides(kind, name) for kind in kinds)]
+        providers = [p for p in self.unavailable.values()  # a name is a string (a spec may hold anything)
+                     if isinstance(name, str) and any(p.provides(kind, name) for kind in kinds)]
         if providers:
             return "; " + "; ".join(
                 f"plugin {p.info.name} ({p.info}) provides it but "
