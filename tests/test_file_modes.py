@@ -21,11 +21,11 @@ TINY = ["--set", "data.dataset.valid_size=8", "--set", "data.dataset.extract=tru
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o027])
-def test_runs_checkpoints_downloads_and_cache_entries_honour_the_umask(tmp_path, imdb_files, umask):
-    archive = imdb_files.archive(tmp_path / "src" / "reviews.tar.gz", n=12)
+def test_runs_checkpoints_downloads_and_cache_entries_honour_the_umask(tmp_path, served, umask):
+    url, digest, _ = served
     cache, out = tmp_path / "cache", tmp_path / "run"
-    # a file:// source: downloaded into the cache, extracted there, tokenized there, then trained
-    command = [sys.executable, "-m", "zoo", "train", "imdb-lstm", *TINY, "--set", f"data.source={archive.as_uri()}",
+    # an archive served over HTTP: downloaded into the cache, extracted there, tokenized there, trained
+    command = [sys.executable, "-m", "zoo", "train", "imdb-lstm", *TINY, "--set", f"data.source={url}#sha256={digest}",
                "--out", str(out)]
     env = {"ZOO_CACHE_DIR": str(cache), "PATH": "/usr/bin:/bin"}
     result = subprocess.run(command, env=env, capture_output=True, preexec_fn=lambda: os.umask(umask))

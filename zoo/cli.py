@@ -260,11 +260,11 @@ def cmd_plugins(args: argparse.Namespace) -> None:
 
 
 def _plugin_status(row: dict[str, Any]) -> str:
-    from rich.markup import escape
+    from zoo.console import safe
 
     if row["disabled"]:
         return "[yellow]disabled (ZOO_DISABLE_PLUGINS)[/]"
-    return f"[red]broken: {escape(row['error'])}[/]" if row["error"] else "[green]ok[/]"
+    return f"[red]broken: {safe(row['error'])}[/]" if row["error"] else "[green]ok[/]"
 
 
 # --- the parser ------------------------------------------------------------------------------
