@@ -30,14 +30,14 @@ def step_growth(recipe: str, reviews: int, tokens: int, shards: str) -> dict:
     import torch
     import torch.nn.functional as F
 
-    from zoo.memory import keep_freed_memory
+    from zoo.memory import own_process
     from zoo.memory_estimate import bytes_per_token, check_training_memory
     from zoo.model import build_model
     from zoo.parallel import batch_shards, resolve_shards
     from zoo.spec import load_spec
     from zoo.trainer import make_optimizer
 
-    keep_freed_memory()
+    own_process()
     spec = load_spec(recipe, [f"train.cpu_shards={shards}"])
     torch.manual_seed(0)
     model = build_model(spec.model, vocab_size=68_291)

@@ -551,7 +551,7 @@ def test_start_up_errors_are_one_line_and_exit_2(run_dir, fragile, tmp_path):
         "no checkpoint": ([str(incomplete)], {}, "best.pt: no checkpoint"),
         "plugin missing": ([str(fragile["run"])], {}, "encoder 'fragile' from plugin fragile_plugin"),
         "port in use": ([str(run_dir), "--port", port], {}, f"cannot listen on 127.0.0.1:{port}"),
-        "no serve extra": ([str(run_dir)], {"PYTHONPATH": str(shadow)}, "pip install 'zoo[serve]'"),
+        "no serve extra": ([str(run_dir)], {"PYTHONPATH": str(shadow)}, "pip install 'rnn-zoo[serve]'"),
     }
     base = {k: v for k, v in os.environ.items() if not k.startswith("ZOO_")}
     processes = {name: subprocess.Popen([sys.executable, "-m", "zoo", "serve", *args],

@@ -18,10 +18,11 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from zoo import install_hint
 from zoo.errors import ZooError
 
 #: The command that installs what serving needs.
-INSTALL_HINT = "pip install 'zoo[serve]'"
+INSTALL_HINT = install_hint("serve")
 #: Import names of the ``serve`` extra's packages.
 REQUIRED = ("fastapi", "uvicorn", "prometheus_client")
 
