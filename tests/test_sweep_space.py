@@ -126,7 +126,7 @@ def test_without_optuna_the_message_says_what_to_install(tmp_path, capsys, monke
     monkeypatch.setitem(sys.modules, "optuna", None)  # import optuna now raises ImportError
     assert main(["sweep", "--show", str(tmp_path)]) == 2
     error = capsys.readouterr().err
-    assert "zoo sweep needs Optuna, which cannot be imported" in error and "pip install 'zoo[sweep]'" in error
+    assert "zoo sweep needs Optuna, which cannot be imported" in error and "pip install 'rnn-zoo[sweep]'" in error
 
 
 def test_the_command_line_starts_without_optuna_or_torch():

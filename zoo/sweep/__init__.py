@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from zoo import install_hint
 from zoo.errors import ZooError
 
-INSTALL_HINT = "pip install 'zoo[sweep]'"
+INSTALL_HINT = install_hint("sweep")
 
 
 def require_optuna() -> Any:
