@@ -92,11 +92,11 @@ def load(run: str | Path, checkpoint: str = "best", device: str = "cpu",
     vocab = run_dir.read_vocab()
     where = f"the spec.yaml of run {run_dir.path}"
     planned_state(spec.model, len(vocab), 1, registry, max_parameters, where)  # before reading any weights
-    state = run_dir.load_checkpoint(run_dir.best if checkpoint == "best" else run_dir.last,
-                                    max_checkpoint_bytes(max_parameters))
+    path = run_dir.best if checkpoint == "best" else run_dir.last
+    state = run_dir.load_checkpoint(path, max_checkpoint_bytes(max_parameters))
     task = state.to_task()
     expected = planned_state(spec.model, len(vocab), task.num_outputs, registry, max_parameters, where)
-    check_weights(state.model, expected, run_dir.best if checkpoint == "best" else run_dir.last)
+    check_weights(state.model, expected, run_dir.checkpoint_file(path))
     model = build_model(spec.model, vocab_size=len(vocab), num_outputs=task.num_outputs, registry=registry)
     model.load_state_dict(state.model)
     target = resolve_device(device)

@@ -370,7 +370,7 @@ class _Trainer:
         """The checkpoint at ``path``, checked, its weights loaded into the model."""
         state = self.run_dir.load_checkpoint(path, runfiles.max_checkpoint_bytes(self.max_parameters))
         expected = {name: (tuple(value.shape), value.dtype) for name, value in self.model.state_dict().items()}
-        runfiles.check_weights(state.model, expected, path)
+        runfiles.check_weights(state.model, expected, self.run_dir.checkpoint_file(path))
         self.model.load_state_dict(state.model)
         return state
 
@@ -462,7 +462,7 @@ class _Trainer:
 
     def fit(self) -> dict[str, Any]:
         train = self.spec.train
-        if self.resumed and self.run_dir.last.exists():
+        if self.resumed and self.run_dir.checkpoint_file(self.run_dir.last).exists():
             self._restore()
         self._notify("on_run_start")
         stopped_early = False
@@ -480,7 +480,7 @@ class _Trainer:
             kept = (f"the last good checkpoint (epoch {self.run.history[-1]['epoch']}) is {self.run_dir.last}"
                     if self.run.history else "no epoch finished")
             raise TrainingDiverged(f"{exc}; {kept}") from None
-        self.dist.barrier()  # rank 0 has written best.pt
+        self.dist.barrier()  # rank 0 has written the best checkpoint
         return self._finish(stopped_early)
 
     def _finish(self, stopped_early: bool) -> dict[str, Any]:
