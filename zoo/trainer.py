@@ -487,8 +487,12 @@ class _Trainer:
         from zoo.io import atomic_write_json
         from zoo.plot import plot_confusion, plot_curves
 
+        from zoo.export.at_hand import data_figures
+        from zoo.export.card import write_card
+
         self._checkpoint(self.run_dir.best)
         test = self._evaluate("test")
+        valid = self._evaluate("valid")  # every metric of the best epoch, for the model card
         history = self.run.history
         summary = {
             "name": self.spec.name,
@@ -496,6 +500,8 @@ class _Trainer:
             "task": self.task.name,
             "labels": list(self.task.labels),
             "test": test,
+            "valid": valid,
+            "data": data_figures(self.data),
             "best_epoch": self.best["epoch"],
             "monitor": self.spec.train.monitor,
             "best_valid": self.best["value"],
@@ -521,5 +527,6 @@ class _Trainer:
                 plot_confusion(test["confusion"], list(self.task.labels), self.run_dir.writable(self.run_dir.confusion_file),
                                f"{title}: test split")
             atomic_write_json(self.run_dir.writable(self.run_dir.summary_file), summary)
+            write_card(self.run_dir, self.spec, self.plugins.registry)
         self._notify("on_run_end", summary=summary)
         return summary

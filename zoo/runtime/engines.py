@@ -1,0 +1,71 @@
+"""What runs an exported model: ONNX Runtime (``model.onnx``), or torch (``model.pt2``).
+
+An engine is called with a batch of ids ``(B, T)`` and lengths ``(B,)`` (int64 NumPy arrays) and
+returns the logits as a float32 NumPy array: ``(B,)`` for a binary task, ``(B, labels)`` else.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+
+from zoo.errors import RunError
+
+Engine = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def onnx_engine(model: bytes, where: object, threads: int | None = None) -> Engine:
+    """An ONNX Runtime session on ``model`` (the bytes of ``model.onnx``), CPU only.
+
+    ``threads``: ONNX Runtime's intra-op threads (default: its own choice, one per core).
+    """
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: its warnings are not the user's business
+    try:
+        session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own exception types for a model it cannot load
+        raise RunError(f"{where}: ONNX Runtime cannot load it ({_first_line(exc)})") from None
+    names = sorted(i.name for i in session.get_inputs())
+    outputs = [o.name for o in session.get_outputs()]
+    if names != ["ids", "lengths"] or outputs != ["logits"]:
+        raise RunError(f"{where}: takes {names} and gives {outputs}; a zoo export takes ['ids', 'lengths'] "
+                       "and gives ['logits']")
+
+    def run(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        return session.run(outputs, {"ids": ids, "lengths": lengths})[0]
+
+    return run
+
+
+def program_engine(model: bytes, where: object) -> Engine:
+    """A ``torch.export`` program (the bytes of ``model.pt2``), run by torch on the CPU.
+
+    ``torch.export.load`` rebuilds the graph from its serialized form: each node names a
+    registered torch operator, and the weights are read as raw tensor data; no Python code from
+    the file is run. (Its operators must exist in this torch: a program from a newer one can
+    fail to load, with torch's message.)
+    """
+    import torch
+
+    try:
+        program = torch.export.load(io.BytesIO(model)).module()
+    except Exception as exc:  # torch raises many kinds for a file it cannot deserialize
+        raise RunError(f"{where}: torch cannot load this torch.export program ({_first_line(exc)})") from None
+
+    def run(ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return program(torch.from_numpy(ids), torch.from_numpy(lengths)).float().numpy()
+
+    return run
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
