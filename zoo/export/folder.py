@@ -72,7 +72,7 @@ def export(run: str | Path, out: str | Path, fmt: str = "onnx", *, force: bool =
     recorded = versions(classifier.spec, registry)
     manifest = {
         "format": FORMAT, "version": 1, "engine": engine, "model": ENGINES[engine],
-        "max_length": classifier.spec.data.max_length, "batch_size": classifier.batch_size,
+        "max_length": classifier.spec.data.max_length,
         "text_columns": text, "label_column": label, "label_separator": separator,
         "run": run_dir.path.name, "zoo": recorded["zoo"], "torch": torch.__version__,
         "opset": opset, "self_check": {"texts": 0, "source": "not yet run", "max_difference": 0.0},

@@ -6,7 +6,7 @@ else is one :class:`~zoo.errors.RunError` naming the file and the field.
 
 Layout (written by :mod:`zoo.export.folder`)::
 
-    export.json        what this is: format, engine, model file, max length, batch size, the
+    export.json        what this is: format, engine, model file, max length, the
                        table columns, versions, the self-check's result
     model.onnx         the model for ONNX Runtime (inputs ids, lengths; output logits), or
     model.pt2          a torch.export program (``--format torch``)
@@ -52,7 +52,6 @@ class Manifest(Record):
     engine: Literal["onnx", "torch.export"]
     model: Literal["model.onnx", "model.pt2"]
     max_length: PositiveInt | None
-    batch_size: PositiveInt = Field(le=1 << 16)
     text_columns: list[str] = Field(min_length=1)
     label_column: str
     label_separator: str
