@@ -60,7 +60,7 @@ def measure(kind: str, source: str, texts_file: str, threads: int | None, repeat
     else:
         import zoo.runtime
 
-        model = zoo.runtime.load(source, threads=threads)
+        model = zoo.runtime.load(source, threads=threads, trust_program=True)  # programs this script made
         score = model.logits_of
     split = encode_texts(texts, model.tokenizer, model.vocab)
     timings = {"scoring": [], "end_to_end": []}

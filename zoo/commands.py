@@ -179,7 +179,7 @@ def _predictor(args: argparse.Namespace) -> Any:
         raise ZooError(f"{args.run} is an export, which runs on the CPU; --device applies to run directories")
     from zoo.runtime import load as load_export
 
-    return load_export(args.run, max_parameters=args.max_parameters)
+    return load_export(args.run, max_parameters=args.max_parameters, trust_program=args.trust_program)
 
 
 def _texts(arguments: list[str], max_chars: int) -> Iterator[tuple[str | None, str | None]]:
@@ -284,6 +284,9 @@ def add_verbs(verb, add_spec_arguments) -> None:
                      help="keep the K most probable labels in each answer (default: all)")
     sub.add_argument("--max-chars", type=_positive_int, default=MAX_TEXT_CHARS, metavar="N",
                      help=f"use the first N characters of a longer text, with a warning (default: {MAX_TEXT_CHARS:,})")
+    sub.add_argument("--trust-program", action="store_true",
+                     help="an export of --format torch: load its model.pt2, which torch reads partly with pickle "
+                          "(only for programs you made or trust)")
     _add_device(sub)
     _add_max_parameters(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")

@@ -18,7 +18,7 @@ import yaml
 from zoo.errors import RunError
 from zoo.io import atomic_directory, atomic_write, atomic_write_json, atomic_write_text
 from zoo.limits import MAX_PARAMETERS
-from zoo.runtime.files import ENGINES, FORMAT, MANIFEST
+from zoo.runtime.files import ENGINES, FILES, FORMAT, MANIFEST
 
 FORMATS = {"onnx": "onnx", "torch": "torch.export"}
 
@@ -31,8 +31,11 @@ def check_target(out: Path, run: Path, force: bool) -> None:
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise RunError(f"--out {out} is a file or a link; choose a new folder")
     if out.is_dir() and any(out.iterdir()):
-        if not (out / MANIFEST).exists():
-            raise RunError(f"--out {out} holds files that are not a zoo export; choose a new or empty folder")
+        foreign = sorted(entry.name for entry in out.iterdir() if entry.name not in FILES or not entry.is_file()
+                         or entry.is_symlink())
+        if not (out / MANIFEST).exists() or foreign:
+            raise RunError(f"--out {out} holds files that are not a zoo export ({', '.join(foreign[:5])}); zoo will not "
+                           "replace it. Choose a new or empty folder")
         if not force:
             raise RunError(f"--out {out} already holds an export; pass --force to replace it")
 
@@ -87,7 +90,7 @@ def export(run: str | Path, out: str | Path, fmt: str = "onnx", *, force: bool =
         atomic_write_text(folder / "spec.yaml", yaml.safe_dump(dump_spec(classifier.spec), sort_keys=False))
         atomic_write_json(folder / MANIFEST, manifest)
         say(f"self-check: {inputs.source}")
-        manifest["self_check"] = compare(classifier, load_export(folder), inputs)
+        manifest["self_check"] = compare(classifier, load_export(folder, trust_program=True), inputs)  # ours
         atomic_write_json(folder / MANIFEST, manifest)
         atomic_write_text(folder / "README.md", card_text(run_dir, classifier.spec, registry, export=manifest))
     return {**json.loads((out / MANIFEST).read_text()), "out": str(out)}

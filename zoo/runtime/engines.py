@@ -67,10 +67,9 @@ def _cores() -> int:
 def program_engine(model: bytes, where: object) -> Engine:
     """A ``torch.export`` program (the bytes of ``model.pt2``), run by torch on the CPU.
 
-    ``torch.export.load`` rebuilds the graph from its serialized form: each node names a
-    registered torch operator, and the weights are read as raw tensor data; no Python code from
-    the file is run. (Its operators must exist in this torch: a program from a newer one can
-    fail to load, with torch's message.)
+    ``torch.export.load`` rebuilds the graph from JSON naming registered torch operators, but
+    reads weights, constants and example inputs with ``torch.load``, unrestricted (pickle) where
+    the file asks for it: only a trusted program reaches here (see :func:`zoo.runtime.load`).
     """
     import torch
 

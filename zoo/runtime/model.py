@@ -103,15 +103,25 @@ def opened(source: str | Path) -> Iterator[Path]:
 
 
 def load(source: str | Path, threads: int | None = None, max_parameters: int = MAX_PARAMETERS,
-         batch_size: int = BATCH_SIZE) -> ExportedModel:
+         batch_size: int = BATCH_SIZE, trust_program: bool = False) -> ExportedModel:
     """The export folder or pack ``source``, ready to predict.
 
     ``threads``: how many batches' shards ONNX Runtime scores at once (default: one per core;
     see :func:`zoo.runtime.engines.onnx_engine`). The model file is read only up to the size a
     model of ``max_parameters`` can have; every other file is checked as a run's is.
+
+    A ``torch.export`` program (``model.pt2``) is loaded only with ``trust_program=True``:
+    ``torch.export.load`` reads the graph from JSON, but weights, constants and example inputs
+    through ``torch.load``, unrestricted where the file asks for it (and as a fallback), and so
+    can run code from the file. Load only programs you made; share ONNX exports.
     """
     with opened(source) as folder:
         manifest = files.manifest(folder)
+        if manifest.engine == "torch.export" and not trust_program:
+            raise RunError(f"{source} holds a torch.export program (model.pt2), which torch reads partly with "
+                           "pickle: loading one can run code from it. zoo loads such a program only when you made "
+                           "it or trust its sender: zoo predict --trust-program, zoo.runtime.load(..., "
+                           "trust_program=True). Exports to share are ONNX (zoo export RUN --format onnx)")
         task = task_from_dict(files.task(folder).model_dump(exclude_none=True))
         kept = files.vocabulary(folder)
         tokenizer = build_tokenizer(files.tokenizer(folder), manifest, folder / "tokenizer.json")
