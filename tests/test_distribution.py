@@ -52,7 +52,7 @@ def test_no_file_tells_pip_to_install_the_taken_name():
 
 def test_the_example_plugin_depends_on_the_distribution():
     extras = tomllib.loads((ROOT / "examples/zoo-extras/pyproject.toml").read_text())["project"]
-    assert extras["dependencies"] == [f"{zoo.DISTRIBUTION}>=0.1,<0.2"]
+    assert extras["dependencies"] == [f"{zoo.DISTRIBUTION}[train]>=0.1,<0.2"]
 
 
 def test_builtins_are_recognised_and_listed_under_the_distribution():

@@ -103,7 +103,7 @@ def test_a_plugin_logger_acts_only_for_the_runs_that_list_it(tmp_path, monkeypat
     recorded = [json.loads(line) for line in events.read_text().splitlines()]
     assert recorded[0] == ["on_run_start", 0]
     assert recorded[1] == ["on_epoch_end", 1, ["best", "epoch"]]
-    assert ["on_checkpoint_saved", "last.pt", False] in recorded
+    assert ["on_checkpoint_saved", "last.safetensors", False] in recorded
     assert recorded[-1] == ["on_run_end", 2]
     components = json.loads((tmp_path / "with" / "run" / "run.json").read_text())["components"]
     assert components["logger/record"] == {"plugin": "dev_record", "distribution": None, "version": None}

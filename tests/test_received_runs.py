@@ -36,9 +36,22 @@ def edit_spec(run: Path, change) -> None:
 
 
 def edit_checkpoint(path: Path, change) -> None:
-    state = torch.load(path, weights_only=True)
+    """Rewrite a checkpoint with ``change`` applied to its state (crafted as zoo's own writer would)."""
+    from zoo.safestate import decode, encode
+
+    state = decode(path.read_bytes(), path)
     change(state)
-    torch.save(state, path)
+    path.write_bytes(encode(state))
+
+
+def to_legacy(run: Path) -> None:
+    """Turn a run's checkpoints into the ``.pt`` files zoo wrote before safetensors (``torch.save``)."""
+    from zoo.safestate import decode
+
+    for name in ("best", "last"):
+        new = run / "checkpoints" / f"{name}.safetensors"
+        torch.save(decode(new.read_bytes(), new), new.with_suffix(".pt"))
+        new.unlink()
 
 
 def refused(result: subprocess.CompletedProcess, *expected: str) -> str:
@@ -212,7 +225,7 @@ BEST_CASES = {
     "a wrong shape": (model_put("head.2.weight", torch.zeros(3, 4)), "model.head.2.weight has shape (3, 4)"),
     "a wrong dtype": (lambda s: s["model"].__setitem__("head.2.bias", s["model"]["head.2.bias"].double()),
                       "model.head.2.bias is torch.float64"),
-    "a string as weights": (put("model", "weights"), "best.pt: model: Input should be a valid dictionary"),
+    "a string as weights": (put("model", "weights"), "best.safetensors: model: Input should be a valid dictionary"),
     "no labels": (lambda s: (s.pop("labels"), s.pop("task")), "holds neither 'task' nor 'labels'"),
     "labels as a string": (lambda s: (s.pop("task"), s.__setitem__("labels", "pos")),
                            "labels: must be a list of strings"),
@@ -229,8 +242,8 @@ BEST_CASES = {
 @pytest.mark.parametrize("case", BEST_CASES)
 def test_a_malformed_best_checkpoint_is_one_line_naming_file_and_field(run, env, case, zoo_cli):
     change, expected = BEST_CASES[case]
-    edit_checkpoint(run / "checkpoints" / "best.pt", change)
-    message = refused(zoo_cli("predict", run, "ta zapfy lo"), f"{run}/checkpoints/best.pt", expected)
+    edit_checkpoint(run / "checkpoints" / "best.safetensors", change)
+    message = refused(zoo_cli("predict", run, "ta zapfy lo"), f"{run}/checkpoints/best.safetensors", expected)
     assert message.startswith("error:") and message.count("\n") == 1, message
 
 
@@ -257,23 +270,23 @@ def test_a_run_json_of_the_wrong_shape_is_named(run, env, zoo_cli):
 
 
 LAST_CASES = {
-    "epoch 10**6": (put("epoch", 10**6), "last.pt: epoch: Input should be less than or equal to 100000"),
-    "epoch -3": (put("epoch", -3), "last.pt: epoch: Input should be greater than or equal to 1"),
+    "epoch 10**6": (put("epoch", 10**6), "last.safetensors: epoch: Input should be less than or equal to 100000"),
+    "epoch -3": (put("epoch", -3), "last.safetensors: epoch: Input should be greater than or equal to 1"),
     "an epoch the history lacks": (put("epoch", 1), "epoch is 1 but the history holds 2 epochs"),
     "rng of the wrong size": (put("rng", [{"cpu": torch.zeros(3, dtype=torch.uint8), "cuda": None}]),
-                              "last.pt: rng.0.cpu: must hold 5056 bytes"),
-    "rng as a string": (put("rng", "seed"), "last.pt: rng: Input should be a valid list"),
+                              "last.safetensors: rng.0.cpu: must hold 5056 bytes"),
+    "rng as a string": (put("rng", "seed"), "last.safetensors: rng: Input should be a valid list"),
     "an old single rng state of the wrong size": (put("rng", torch.zeros(3, dtype=torch.uint8)),
                                                   "rng.0.cpu: must hold 5056 bytes"),
-    "best as {}": (put("best", {}), "last.pt: best.epoch: Field required"),
+    "best as {}": (put("best", {}), "last.safetensors: best.epoch: Field required"),
     "best after the last epoch": (put("best", {"epoch": 7, "value": 0.5}), "best.epoch 7 comes after"),
     "a history without losses": (lambda s: s["history"][0].pop("train_loss"), "history.0: train_loss: Field required"),
     "history epochs out of order": (lambda s: s["history"].reverse(), "the history's epochs are not 1, 2, ... in order"),
     "negative bad epochs": (put("bad_epochs", -1), "bad_epochs: Input should be greater than or equal to 0"),
     "a foreign optimizer": (lambda s: s["optimizer"]["param_groups"][0].pop("lr"), "optimizer.param_groups"),
-    "moments of the wrong shape": (lambda s: s["optimizer"]["state"][0].__setitem__("exp_avg", torch.zeros(2)),
+    "moments of the wrong shape": (lambda s: s["optimizer"]["state"]["0"].__setitem__("exp_avg", torch.zeros(2)),
                                    "optimizer.state.0.exp_avg has shape (2,)"),
-    "an extra key": (put("exploit", 1), "last.pt: exploit: Extra inputs are not permitted"),
+    "an extra key": (put("exploit", 1), "last.safetensors: exploit: Extra inputs are not permitted"),
 }
 
 
@@ -281,9 +294,9 @@ LAST_CASES = {
 def test_a_crafted_last_checkpoint_is_one_line_naming_file_and_field(run, env, case, zoo_cli):
     change, expected = LAST_CASES[case]
     (run / "summary.json").unlink()  # an unfinished run, as if killed after epoch 2
-    edit_checkpoint(run / "checkpoints" / "last.pt", change)
+    edit_checkpoint(run / "checkpoints" / "last.safetensors", change)
     result = zoo_cli("train", "--resume", str(run), "--set", "train.epochs=3")
-    message = refused(result, f"{run}/checkpoints/last.pt", expected)
+    message = refused(result, f"{run}/checkpoints/last.safetensors", expected)
     assert message.split("error:", 1)[1].count("\n") == 1, message  # after the line saying which data
     assert not (run / "summary.json").exists()
 
@@ -291,11 +304,43 @@ def test_a_crafted_last_checkpoint_is_one_line_naming_file_and_field(run, env, c
 def test_checkpoints_zoo_wrote_before_still_load(run, zoo_cli):
     """Older checkpoints: one CPU random state instead of one per rank; labels without a task."""
     (run / "summary.json").unlink()
-    edit_checkpoint(run / "checkpoints" / "last.pt", lambda state: state.__setitem__("rng", state["rng"][0]["cpu"]))
-    edit_checkpoint(run / "checkpoints" / "best.pt", lambda state: state.pop("task"))
+    edit_checkpoint(run / "checkpoints" / "last.safetensors",
+                    lambda state: state.__setitem__("rng", state["rng"][0]["cpu"]))
+    edit_checkpoint(run / "checkpoints" / "best.safetensors", lambda state: state.pop("task"))
     result = zoo_cli("train", "--resume", run, "--set", "train.epochs=3", "--json")
     assert result.returncode == 0, result.stderr.decode()
     assert json.loads(result.stdout)["epochs_run"] == 3
+
+
+def test_a_run_written_with_pt_checkpoints_still_loads_and_resumes(run, zoo_cli, tiny_run):
+    """A run from before safetensors (``checkpoints/*.pt``, written with ``torch.save``) predicts,
+    evaluates and resumes; the first checkpoint written after it replaces the ``.pt`` file."""
+    expected = json.loads(zoo_cli("predict", tiny_run, "ta zapfy lo", "--json").stdout)
+    to_legacy(run)
+    assert json.loads(zoo_cli("predict", run, "ta zapfy lo", "--json").stdout) == expected
+    assert zoo_cli("evaluate", run, "--json").returncode == 0
+    result = zoo_cli("train", "--resume", run, "--set", "train.epochs=3", "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) in (
+        ["best.pt", "last.safetensors"], ["best.safetensors", "last.safetensors"])
+
+
+def test_a_pickle_under_a_checkpoint_name_is_refused_without_unpickling(run, zoo_cli, tmp_path):
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    best = run / "checkpoints" / "best.safetensors"
+    for content, expected in [(pickle.dumps({"model": Exploit()}), "not a safetensors file"),
+                              ((2**40).to_bytes(8, "little") + b"{}", "its header claims 1,099,511,627,776 bytes"),
+                              (len(b'{"a": 1}').to_bytes(8, "little") + b'{"a": 1}', "not a zoo checkpoint")]:
+        best.write_bytes(content)
+        refused(zoo_cli("predict", run, "ta zapfy lo"), f"{best}: ", expected)
+    assert not marker.exists()
 
 
 def test_a_summary_of_the_wrong_shape_is_named(run, env, zoo_cli):
@@ -307,10 +352,10 @@ def test_a_summary_of_the_wrong_shape_is_named(run, env, zoo_cli):
 
 
 def test_nan_weights_are_an_error_naming_the_run_never_a_label(run, env, zoo_cli):
-    edit_checkpoint(run / "checkpoints" / "best.pt", lambda s: s["model"]["embedding.weight"].fill_(float("nan")))
+    edit_checkpoint(run / "checkpoints" / "best.safetensors", lambda s: s["model"]["embedding.weight"].fill_(float("nan")))
     for command in (["predict", str(run), "ta", "--json"], ["evaluate", str(run), "--json"]):
         result = zoo_cli(*command)
-        refused(result, f"{run}/checkpoints/best.pt: model.embedding.weight holds NaN or infinite values")
+        refused(result, f"{run}/checkpoints/best.safetensors: model.embedding.weight holds NaN or infinite values")
         assert result.stdout == b""
 
 
@@ -343,7 +388,7 @@ def overflowing(run: Path) -> None:
         weights["head.0.bias"][:2] = 3.4e38 - sign * 3e38 * threshold
         weights["head.2.weight"][0, :2] = torch.tensor([1.0, -1.0])
 
-    edit_checkpoint(run / "checkpoints" / "best.pt", overflow)
+    edit_checkpoint(run / "checkpoints" / "best.safetensors", overflow)
 
 
 def test_a_text_the_model_overflows_on_gets_an_error_not_a_label(run, zoo_cli):
@@ -401,7 +446,7 @@ def test_labels_and_texts_print_as_themselves(run, env, zoo_cli):
         state["task"] = {"type": "binary", "labels": ["[/]", "\x1b[31mred\u202e"]}
         state["labels"] = state["task"]["labels"]
 
-    edit_checkpoint(run / "checkpoints" / "best.pt", relabel)
+    edit_checkpoint(run / "checkpoints" / "best.safetensors", relabel)
     result = zoo_cli("predict", str(run), "ta [bold]x[/] \x1b[2J")
     assert result.returncode == 0, result.stderr.decode()
     table = result.stdout.decode()

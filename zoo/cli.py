@@ -358,6 +358,16 @@ def main(argv: list[str] | None = None) -> int:
 
         err().print(f"[bold red]error:[/] {safe(exc, newlines=True)}", highlight=False)
         return exc.exit_code
+    except ModuleNotFoundError as exc:  # a package of an extra that is not installed: say which
+        from zoo.extras import missing_message
+
+        message = missing_message(exc)
+        if message is None:
+            raise
+        from zoo.console import err, safe
+
+        err().print(f"[bold red]error:[/] {safe(message)}", highlight=False)
+        return 2
     except KeyboardInterrupt:
         print("zoo: interrupted", file=sys.stderr)
         return 130

@@ -138,10 +138,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     ``--max-chars`` are cut, with a warning naming the line. Arguments alone give one table or
     one JSON array. The exit status is 1 when some text got an error instead of a label.
     """
-    from zoo.classifier import load
     from zoo.textlines import batches
 
-    classifier = load(args.run, device=args.device, max_parameters=args.max_parameters)
+    classifier = _predictor(args)
     if args.input or args.output:
         return _predict_file(classifier, args)
     if not args.texts:
@@ -167,6 +166,21 @@ def cmd_predict(args: argparse.Namespace) -> int:
     elif not streamed:
         _print_answers(collected)
     return 1 if failed else 0
+
+
+def _predictor(args: argparse.Namespace) -> Any:
+    """The run's classifier, or for an export folder or pack the torch-free runtime's model."""
+    from zoo.runtime import is_export
+
+    if not is_export(args.run):
+        from zoo.classifier import load
+
+        return load(args.run, device=args.device, max_parameters=args.max_parameters)
+    if args.device != "cpu":
+        raise ZooError(f"{args.run} is an export, which runs on the CPU; --device applies to run directories")
+    from zoo.runtime import load as load_export
+
+    return load_export(args.run, max_parameters=args.max_parameters, trust_program=args.trust_program)
 
 
 def _texts(arguments: list[str], max_chars: int) -> Iterator[tuple[str | None, str | None]]:
@@ -260,8 +274,8 @@ def add_verbs(verb, add_spec_arguments) -> None:
     _add_max_parameters(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
-    sub = verb("predict", cmd_predict, "label texts with a trained run")
-    sub.add_argument("run", help="run directory")
+    sub = verb("predict", cmd_predict, "label texts with a trained run, an export or a pack")
+    sub.add_argument("run", help="run directory, export folder (zoo export) or pack (zoo pack)")
     sub.add_argument("texts", nargs="*", metavar="TEXT",
                      help="texts to label; '-' reads one per line from stdin (answered as JSON Lines with --json)")
     sub.add_argument("--input", metavar="FILE", help="label every row of a table (.csv .tsv .jsonl .parquet, .gz)")
@@ -273,13 +287,18 @@ def add_verbs(verb, add_spec_arguments) -> None:
                      help="keep the K most probable labels in each answer (default: all)")
     sub.add_argument("--max-chars", type=_positive_int, default=MAX_TEXT_CHARS, metavar="N",
                      help=f"use the first N characters of a longer text, with a warning (default: {MAX_TEXT_CHARS:,})")
+    sub.add_argument("--trust-program", action="store_true",
+                     help="an export of --format torch: load its model.pt2, which torch reads partly with pickle "
+                          "(only for programs you made or trust)")
     _add_device(sub)
     _add_max_parameters(sub)
     sub.add_argument("--json", action="store_true", help="print JSON")
 
     from zoo.cli_serve import add_serve_verb
+    from zoo.export.commands import add_verbs as add_sharing_verbs
 
     add_serve_verb(verb)
+    add_sharing_verbs(verb)
 
 
 def _add_table_options(parser: argparse.ArgumentParser, label: bool) -> None:

@@ -24,6 +24,8 @@ MAX_SPEC_VALUES = 10_000
 #: A run's JSON files: run.json and summary.json, and vocab.json (20,000 tokens take 300 kB).
 MAX_JSON_BYTES = 16 << 20
 MAX_VOCAB_BYTES = 256 << 20
+#: An export pack (``zoo pack``), unpacked: every member's bytes together, counted while inflating.
+MAX_PACK_BYTES = 4 << 30
 #: Epochs a checkpoint may claim (as many as ``train.epochs`` allows).
 MAX_EPOCHS = 100_000
 

@@ -5,17 +5,20 @@ Layout::
     spec.yaml             the resolved spec (loadable by ``zoo train``)
     run.json              versions of python, torch, zoo and of every plugin whose component is used
     vocab.json            the vocabulary built from the training split
-    checkpoints/last.pt   full training state after the latest epoch (resume reads it)
-    checkpoints/best.pt   model weights of the best epoch so far (evaluate and predict read it)
+    checkpoints/last.safetensors  full training state after the latest epoch (resume reads it)
+    checkpoints/best.safetensors  model weights of the best epoch so far (evaluate and predict read it)
     metrics.jsonl         one line per epoch
     summary.json          test metrics, best epoch, timings; present only once the run finished
     curves.png            learning curves
     confusion.png         the test split's confusion matrix (single-label tasks)
+    README.md             the model card (:mod:`zoo.export.card`)
 
 Every file is written atomically, through :meth:`RunDir.writable`, so that no write follows a
-symbolic link out of the run. Checkpoints hold only tensors and plain data and are read with
-``torch.load(..., weights_only=True)``, so loading one never runs code; every file read back is
-checked first (:mod:`zoo.runfiles`), since runs are shared and may come from anyone.
+symbolic link out of the run. Checkpoints are safetensors files: tensors, and the plain data
+beside them as JSON (:mod:`zoo.safestate`), so loading one never unpickles anything. Runs written
+before that have ``checkpoints/best.pt`` and ``last.pt`` (read with ``torch.load(...,
+weights_only=True)``); they still load, and the next checkpoint written replaces them. Every file
+read back is checked first (:mod:`zoo.runfiles`), since runs are shared and may come from anyone.
 """
 
 from __future__ import annotations
@@ -40,9 +43,12 @@ from zoo.spec import COMPONENT_PATHS
 
 #: What zoo itself writes at the top of a run directory: ``--force`` removes these and nothing else.
 OWN_FILES = frozenset({"spec.yaml", "run.json", "vocab.json", "metrics.jsonl", "summary.json", "curves.png",
-                       "confusion.png"})
-#: Folders zoo writes, each with the name patterns of what may be inside.
-OWN_FOLDERS = {"checkpoints": ("best.pt", "last.pt"), "tensorboard": ("events.out.tfevents.*",)}
+                       "confusion.png", "README.md"})
+#: Folders zoo writes, each with the name patterns of what may be inside (``*.pt``: older runs').
+OWN_FOLDERS = {"checkpoints": ("best.safetensors", "last.safetensors", "best.pt", "last.pt"),
+               "tensorboard": ("events.out.tfevents.*",)}
+#: The suffix of checkpoints zoo wrote before safetensors (read, never written).
+LEGACY_SUFFIX = ".pt"
 
 
 def components_of(spec: BaseModel) -> list[tuple[str, str]]:
@@ -136,11 +142,23 @@ class RunDir:
 
     @property
     def last(self) -> Path:
-        return self.path / "checkpoints" / "last.pt"
+        return self.path / "checkpoints" / "last.safetensors"
 
     @property
     def best(self) -> Path:
-        return self.path / "checkpoints" / "best.pt"
+        return self.path / "checkpoints" / "best.safetensors"
+
+    @property
+    def card_file(self) -> Path:
+        return self.path / "README.md"
+
+    def checkpoint_file(self, path: Path) -> Path:
+        """The file that holds checkpoint ``path`` (:attr:`best` or :attr:`last`): itself, or in a run
+        written before safetensors, its ``.pt`` twin; ``path`` when neither exists."""
+        legacy = path.with_suffix(LEGACY_SUFFIX)
+        if not path.exists() and not path.is_symlink() and (legacy.exists() or legacy.is_symlink()):
+            return legacy
+        return path
 
     @property
     def metrics_file(self) -> Path:
@@ -165,7 +183,7 @@ class RunDir:
     @property
     def trained(self) -> bool:
         """Whether any epoch was checkpointed: only then does the folder hold computed work."""
-        return self.last.exists() or self.best.exists()
+        return any(self.checkpoint_file(path).exists() for path in (self.last, self.best))
 
     def writable(self, path: Path, folder: bool = False) -> Path:
         """``path``, checked before zoo writes it (a file, or a ``folder`` to write in): inside this
@@ -184,7 +202,7 @@ class RunDir:
     def check_writable(self) -> None:
         """Check every path training writes (before any work, for a run being resumed)."""
         for path in (self.spec_file, self.run_file, self.vocab_file, self.metrics_file, self.summary_file,
-                     self.curves_file, self.confusion_file, self.best, self.last):
+                     self.curves_file, self.confusion_file, self.card_file, self.best, self.last):
             self.writable(path)
         self.writable(self.path / "tensorboard", folder=True)
 
@@ -300,36 +318,54 @@ class RunDir:
         return runfiles.read_json(self.summary_file, runfiles.Summary, self.path).epochs_run
 
     def save_checkpoint(self, path: Path, state: dict[str, Any]) -> Path:
-        """Atomically write a checkpoint of tensors and plain data."""
-        import torch
+        """Atomically write a checkpoint of tensors and plain data as safetensors (:mod:`zoo.safestate`);
+        an older run's ``.pt`` twin goes once the new file is in place."""
+        from zoo.safestate import encode
 
-        return atomic_write(self.writable(path), lambda handle: torch.save(state, handle))
+        data = encode(state)
+        atomic_write(self.writable(path), lambda handle: handle.write(data))
+        path.with_suffix(LEGACY_SUFFIX).unlink(missing_ok=True)
+        return path
 
     def load_checkpoint(self, path: Path, max_bytes: int | None = None) -> runfiles.Weights:
-        """Read a checkpoint without running any code from it (``weights_only=True``), checked.
+        """Read checkpoint ``path`` (:attr:`best` or :attr:`last`, or an older run's ``.pt`` twin in
+        its place) without running any code from it, checked.
 
-        ``last.pt`` is a :class:`~zoo.runfiles.TrainingState`, ``best.pt`` :class:`~zoo.runfiles.Weights`;
-        a file over ``max_bytes`` (default: what a model of ``MAX_PARAMETERS`` can take, see
-        :func:`zoo.runfiles.max_checkpoint_bytes`) is not read. The weights' names and shapes are
-        checked by the caller (:func:`zoo.runfiles.check_weights`), against the model it builds.
+        The last checkpoint is a :class:`~zoo.runfiles.TrainingState`, the best
+        :class:`~zoo.runfiles.Weights`; a file over ``max_bytes`` (default: what a model of
+        ``MAX_PARAMETERS`` can take, see :func:`zoo.runfiles.max_checkpoint_bytes`) is not read.
+        The weights' names and shapes are checked by the caller (:func:`zoo.runfiles.check_weights`),
+        against the model it builds.
         """
-        import pickle
-
-        import torch
-
+        which = path.stem
+        path = self.checkpoint_file(path)
         if not path.exists() and not path.is_symlink():
             raise RunError(f"{path}: no checkpoint; the run has not finished an epoch yet")
         limit = runfiles.max_checkpoint_bytes(MAX_PARAMETERS) if max_bytes is None else max_bytes
-        with runfiles.open_file(path, limit, self.path) as handle:
-            try:
-                state = torch.load(handle, map_location="cpu", weights_only=True)
-            except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise RunError(
-                    f"{path}: not a loadable zoo checkpoint (refused or corrupt: {first})"
-                ) from None
-        model = runfiles.TrainingState if path.name == self.last.name else runfiles.Weights
+        data = runfiles.read_file(path, limit, self.path)
+        state = _unpickle_weights_only(data, path) if path.suffix == LEGACY_SUFFIX else _safe_state(data, path)
+        model = runfiles.TrainingState if which == self.last.stem else runfiles.Weights
         return runfiles.validated(model, state, path)
+
+
+def _safe_state(data: bytes, path: Path) -> Any:
+    from zoo.safestate import decode
+
+    return decode(data, path)
+
+
+def _unpickle_weights_only(data: bytes, path: Path) -> Any:
+    """An older run's ``.pt`` checkpoint, through torch's restricted unpickler (tensors and plain data)."""
+    import io
+    import pickle
+
+    import torch
+
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RunError(f"{path}: not a loadable zoo checkpoint (refused or corrupt: {first})") from None
 
 
 def _own_name(name: str, patterns: tuple[str, ...]) -> bool:

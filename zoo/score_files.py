@@ -91,7 +91,7 @@ def predict_file(
     """
     import pandas as pd
 
-    default_text, _, separator = run_columns(classifier.spec)
+    default_text, _, separator = classifier.columns
     columns = text_columns or default_text
     added = prediction_columns(classifier.task, top_k, prefix)
     started = time.perf_counter()
@@ -128,7 +128,7 @@ def read_labelled_file(
 ) -> Any:
     """The texts and labels of a labelled table as a :class:`~zoo.data.interface.RawSplit`,
     every label checked against the run's (an unknown one is named with its line)."""
-    default_text, default_label, separator = run_columns(classifier.spec)
+    default_text, default_label, separator = classifier.columns
     multilabel = classifier.task.name == "multilabel"
     dataset = registry.build("dataset", {
         "type": "table", "train": str(source), "text": text_columns or default_text,

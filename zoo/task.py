@@ -98,6 +98,15 @@ class Task:
     def _label_of(self, decision: Any) -> Any:
         return self.labels[decision]
 
+    def answers(self, logits: np.ndarray, top_k: int | None = None) -> list[dict[str, Any]]:
+        """:meth:`predictions` from a model's logits, one per text; a text whose logits are NaN or
+        infinite (the weights overflow on it) gets ``{"error": ...}`` instead: never a label."""
+        logits = np.asarray(logits)
+        finite = np.isfinite(logits).all(axis=tuple(range(1, logits.ndim)))
+        answers = iter(self.predictions(self.probabilities(logits[finite]), top_k))
+        return [next(answers) if ok else {"error": "the model's output for this text is NaN or infinite"}
+                for ok in finite.tolist()]
+
     # -- evaluation ---------------------------------------------------------------------------
 
     def metrics(self, logits: np.ndarray, labels: np.ndarray) -> dict[str, Any]:

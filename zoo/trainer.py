@@ -396,7 +396,7 @@ class _Trainer:
         """The checkpoint at ``path``, checked, its weights loaded into the model."""
         state = self.run_dir.load_checkpoint(path, runfiles.max_checkpoint_bytes(self.max_parameters))
         expected = {name: (tuple(value.shape), value.dtype) for name, value in self.model.state_dict().items()}
-        runfiles.check_weights(state.model, expected, path)
+        runfiles.check_weights(state.model, expected, self.run_dir.checkpoint_file(path))
         self.model.load_state_dict(state.model)
         return state
 
@@ -490,7 +490,7 @@ class _Trainer:
 
     def fit(self) -> dict[str, Any]:
         train = self.spec.train
-        if self.resumed and self.run_dir.last.exists():
+        if self.resumed and self.run_dir.checkpoint_file(self.run_dir.last).exists():
             self._restore()
         self._notify("on_run_start")
         stopped_early = False
@@ -512,15 +512,19 @@ class _Trainer:
             kept = (f"the last good checkpoint (epoch {self.run.history[-1]['epoch']}) is {self.run_dir.last}"
                     if self.run.history else "no epoch finished")
             raise TrainingDiverged(f"{exc}; {kept}") from None
-        self.dist.barrier()  # rank 0 has written best.pt
+        self.dist.barrier()  # rank 0 has written the best checkpoint
         return self._finish(stopped_early)
 
     def _finish(self, stopped_early: bool) -> dict[str, Any]:
         from zoo.io import atomic_write_json
         from zoo.plot import plot_confusion, plot_curves
 
+        from zoo.export.at_hand import data_figures
+        from zoo.export.card import write_card
+
         self._checkpoint(self.run_dir.best)
         test = self._evaluate("test")
+        valid = self._evaluate("valid")  # every metric of the best epoch, for the model card
         history = self.run.history
         summary = {
             "name": self.spec.name,
@@ -528,6 +532,8 @@ class _Trainer:
             "task": self.task.name,
             "labels": list(self.task.labels),
             "test": test,
+            "valid": valid,
+            "data": data_figures(self.data),
             "best_epoch": self.best["epoch"],
             "monitor": self.spec.train.monitor,
             "best_valid": self.best["value"],
@@ -555,5 +561,6 @@ class _Trainer:
                 plot_confusion(test["confusion"], list(self.task.labels), self.run_dir.writable(self.run_dir.confusion_file),
                                f"{title}: test split")
             atomic_write_json(self.run_dir.writable(self.run_dir.summary_file), summary)
+            write_card(self.run_dir, self.spec, self.plugins.registry)
         self._notify("on_run_end", summary=summary)
         return summary

@@ -18,14 +18,16 @@ zero steps, and a real id (rather than padding) keeps masks and poolings well de
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from zoo.data.encode import EncodedSplit
 from zoo.data.vocab import Vocab
 from zoo.errors import ZooError
+
+if TYPE_CHECKING:  # torch only for training; the torch-free runtime batches with pad() and batch_indices()
+    import torch
 
 
 @dataclass
@@ -133,6 +135,21 @@ def check_token_budget(lengths: np.ndarray, max_tokens: int | None, world_size: 
 
 def collate(split: EncodedSplit, indices: np.ndarray, max_length: int | None = None) -> Batch:
     """The reviews ``indices`` of ``split`` as one zero-padded batch (first ``max_length`` tokens)."""
+    import torch
+
+    indices = np.asarray(indices, dtype=np.int64)
+    ids, lengths = pad(split, indices, max_length)
+    return Batch(
+        torch.from_numpy(ids),
+        torch.from_numpy(lengths),
+        torch.from_numpy(split.labels[indices].astype(np.float32)),
+        indices,
+    )
+
+
+def pad(split: EncodedSplit, indices: np.ndarray, max_length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Ids ``(B, T)`` int64, zero-padded, and lengths ``(B,)`` int64 of the reviews ``indices``
+    (their first ``max_length`` tokens; an empty review is one ``<unk>``)."""
     indices = np.asarray(indices, dtype=np.int64)
     starts = split.offsets[indices]
     lengths = split.offsets[indices + 1] - starts
@@ -147,12 +164,7 @@ def collate(split: EncodedSplit, indices: np.ndarray, max_length: int | None = N
     if empty.any():
         ids[empty, 0] = Vocab.UNK
         lengths = np.maximum(lengths, 1)
-    return Batch(
-        torch.from_numpy(ids),
-        torch.from_numpy(np.ascontiguousarray(lengths, dtype=np.int64)),
-        torch.from_numpy(split.labels[indices].astype(np.float32)),
-        indices,
-    )
+    return ids, np.ascontiguousarray(lengths, dtype=np.int64)
 
 
 def padding_stats(lengths: np.ndarray, batches: list[np.ndarray]) -> dict[str, float]:

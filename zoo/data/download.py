@@ -8,6 +8,7 @@ corrupt download therefore never leaves a file that a later run would take for t
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import os
 import time
@@ -23,6 +24,19 @@ from zoo.io import temporary_file
 
 URL_SCHEMES = ("http://", "https://", "ftp://")
 CHUNK = 1 << 20
+_OFFLINE: contextvars.ContextVar[str | None] = contextvars.ContextVar("zoo_offline", default=None)
+
+
+@contextlib.contextmanager
+def no_downloads(reason: str):
+    """Within this context :func:`download` refuses to fetch anything (a file already there is
+    still used), raising a :class:`DataError` that gives ``reason``: for work that may use data
+    when it is at hand but must never go and get it (an export's self-check)."""
+    token = _OFFLINE.set(reason)
+    try:
+        yield
+    finally:
+        _OFFLINE.reset(token)
 
 
 def is_url(source: str) -> bool:
@@ -70,6 +84,8 @@ def download(
     dest = Path(dest)
     if dest.is_file():
         return dest
+    if _OFFLINE.get() is not None:
+        raise DataError(f"{url} is not downloaded: {_OFFLINE.get()}")
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temporary_file(dest, suffix=".part")
     try:

@@ -241,6 +241,17 @@ def vocab_mapping(tokens: Sequence[str], vocab: Any) -> np.ndarray:
     return np.fromiter((vocab[t] for t in tokens), dtype=np.int32, count=len(tokens))
 
 
+def require_texts(texts: Sequence[Any]) -> list[str]:
+    """``texts`` as a list, each checked to be a string (a caller's mistake named by position)."""
+    from zoo.errors import ZooError
+
+    texts = list(texts)
+    for position, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ZooError(f"text {position} is a {type(text).__name__}, not a string")
+    return texts
+
+
 def encode_texts(
     texts: Sequence[str],
     tokenizer: Tokenizer,
