@@ -44,7 +44,7 @@ def test_pip_installs_a_real_distribution_with_a_zoo_entry_point(extras):
     site, _ = extras
     [info] = site.glob("zoo_extras-0.1.0.dist-info")
     assert "Name: zoo-extras" in (info / "METADATA").read_text()
-    assert "Requires-Dist: rnn-zoo<0.2,>=0.1" in (info / "METADATA").read_text()
+    assert "Requires-Dist: rnn-zoo[train]<0.2,>=0.1" in (info / "METADATA").read_text()
     assert (info / "entry_points.txt").read_text().split() == ["[zoo]", "extras", "=", "zoo_extras.plugin"]
 
 
