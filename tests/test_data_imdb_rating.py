@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
@@ -14,7 +13,6 @@ from zoo.errors import DataError
 from zoo.spec import load_spec
 
 RATINGS = {"neg": [1, 2, 3, 4], "pos": [7, 8, 9, 10]}
-DRAFT = Path(__file__).resolve().parents[1] / "zoo" / "recipes" / "drafts" / "imdb-rating.yaml"
 
 
 def rated_reviews(per_rating: int = 5) -> dict[str, bytes]:
@@ -70,13 +68,13 @@ def test_a_file_name_without_a_rating_is_named(tmp_path, data_cache, imdb_files)
     rating(target="sentiment").load(str(folder), data_cache)  # sentiment does not read the name
 
 
-def test_prepared_rating_data_and_the_draft_recipe(tmp_path, data_cache, data_registry, imdb_files):
+def test_prepared_rating_data_and_the_rating_recipe(tmp_path, data_cache, data_registry, imdb_files):
     folder = imdb_files.folder(tmp_path / "f", files=rated_reviews())
     dataset = {"type": "imdb", "target": "rating", "valid_size": 8}
     spec = load_spec({"data": {"source": str(folder), "dataset": dataset}})
     data = prepare_data(spec, data_registry)
     assert data.labels == ["1", "2", "3", "4", "7", "8", "9", "10"] and not data.multilabel
     assert data.info["counts"]["test"] == dict.fromkeys(data.labels, 5)
-    draft = load_spec(str(DRAFT))
-    assert draft.name == "imdb-rating" and draft.data.dataset.target == "rating"
+    recipe = load_spec("imdb-rating")
+    assert recipe.name == "imdb-rating" and recipe.data.dataset.target == "rating"
     assert load_spec("imdb-lstm").data.dataset.target == "sentiment"
