@@ -33,7 +33,7 @@ def test_runs_checkpoints_downloads_and_cache_entries_honour_the_umask(tmp_path,
 
     written = [p for root in (cache, out) for p in root.rglob("*")]
     kinds = {p.relative_to(tmp_path).parts[0] + "/" + p.suffix for p in written if p.is_file()}
-    assert {"run/.pt", "run/.json", "run/.yaml", "run/.png", "cache/.gz", "cache/.txt", "cache/.npz"} <= kinds
+    assert {"run/.safetensors", "run/.json", "run/.md", "run/.yaml", "run/.png", "cache/.gz", "cache/.txt", "cache/.npz"} <= kinds
     wrong = {str(p.relative_to(tmp_path)): oct(stat.S_IMODE(p.stat().st_mode)) for p in written
              if stat.S_IMODE(p.stat().st_mode) != (0o777 if p.is_dir() else 0o666) & ~umask}
     assert wrong == {}

@@ -180,7 +180,7 @@ def test_a_spec_asking_for_a_huge_model_is_refused_before_allocating_it(run, env
     embedding, lstm = 36 * 4, 4 * (4 * 4 + 4 * 4 + 4 + 4)
     head = (4 * 65536 + 65536) + 63 * (65536 * 65536 + 65536) + (65536 + 1)
     assert embedding + lstm + head == 270_587_461_937
-    refused(result, f"the spec.yaml of run {run} describes a model of 270,587,461,937 parameters",
+    refused(result, f"the spec.yaml of {run} describes a model of 270,587,461,937 parameters",
             "more than the 500,000,000 zoo builds")
     assert peak < 1000  # a real build would take 17 GB for one layer
 

@@ -538,7 +538,7 @@ def test_the_cli_starts_without_the_server_packages():
 def test_start_up_errors_are_one_line_and_exit_2(run_dir, fragile, tmp_path):
     incomplete = tmp_path / "incomplete"
     shutil.copytree(run_dir, incomplete)
-    (incomplete / "checkpoints" / "best.pt").unlink()
+    (incomplete / "checkpoints" / "best.safetensors").unlink()
     shadow = tmp_path / "shadow"
     (shadow / "fastapi").mkdir(parents=True)
     (shadow / "fastapi" / "__init__.py").write_text("raise ImportError('not installed')")
@@ -548,7 +548,7 @@ def test_start_up_errors_are_one_line_and_exit_2(run_dir, fragile, tmp_path):
     port = str(busy.getsockname()[1])
     cases = {
         "no run": ([str(tmp_path / "nothing")], {}, "no such run directory"),
-        "no checkpoint": ([str(incomplete)], {}, "best.pt: no checkpoint"),
+        "no checkpoint": ([str(incomplete)], {}, "best.safetensors: no checkpoint"),
         "plugin missing": ([str(fragile["run"])], {}, "encoder 'fragile' from plugin fragile_plugin"),
         "port in use": ([str(run_dir), "--port", port], {}, f"cannot listen on 127.0.0.1:{port}"),
         "no serve extra": ([str(run_dir)], {"PYTHONPATH": str(shadow)}, "pip install 'rnn-zoo[serve]'"),

@@ -77,7 +77,7 @@ def finished_run(env, tmp_path_factory) -> Path:
 def test_a_run_directory_holds_everything_to_use_and_reproduce_it(finished_run):
     names = {str(p.relative_to(finished_run)) for p in finished_run.rglob("*") if p.is_file()}
     assert names == {"spec.yaml", "run.json", "vocab.json", "metrics.jsonl", "summary.json", "curves.png",
-                     "confusion.png", "checkpoints/best.safetensors", "checkpoints/last.safetensors"}
+                     "confusion.png", "README.md", "checkpoints/best.safetensors", "checkpoints/last.safetensors"}
     run_info = json.loads((finished_run / "run.json").read_text())
     assert run_info["components"]["encoder/lstm"] == {"plugin": "builtin-encoders", "distribution": "rnn-zoo",
                                                      "version": run_info["zoo"]}

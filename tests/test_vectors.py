@@ -13,6 +13,7 @@ import torch
 
 from zoo.data.vocab import Vocab
 from zoo.errors import DataError
+from zoo.rundir import RunDir
 from zoo.testing import NEGATIVE_WORDS, POSITIVE_WORDS, smoke_train
 from zoo.vectors import load_pretrained, read_vectors
 
@@ -165,8 +166,8 @@ def test_training_with_vectors_reports_coverage_and_leaves_everything_else_as_it
     assert coverage["tokens_found"] == sum(vocab.counts[vocab[w]] for w in words)
     assert f"5 of {len(vocab) - 2} vocabulary words found" in capsys.readouterr().err
     assert plain["vectors"] is None
-    best = torch.load(tmp_path / "frozen" / "checkpoints" / "best.pt", weights_only=True)
-    weights = best["model"]["embedding.weight"]
+    frozen_run = RunDir(tmp_path / "frozen")
+    weights = frozen_run.load_checkpoint(frozen_run.best).model["embedding.weight"]
     assert all(weights[vocab[w]].tolist() == [0.5] * 4 for w in words)  # frozen: still the file's vectors
     assert frozen["parameters"] == plain["parameters"] - len(vocab) * 4  # the embedding is not trained
 

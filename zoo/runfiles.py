@@ -189,7 +189,7 @@ class TaskRecord(Record):
 
 
 class Weights(Record):
-    """``best.pt``: the model's weights after ``epoch`` and the task it predicts.
+    """``best.safetensors``: the model's weights after ``epoch`` and the task it predicts.
 
     Checkpoints written before tasks existed hold ``labels`` alone (a binary task).
     """
@@ -274,7 +274,7 @@ class OptimizerState(Record):
 
 
 class TrainingState(Weights):
-    """``last.pt``: everything training needs to continue after ``epoch``."""
+    """``last.safetensors``: everything training needs to continue after ``epoch``."""
 
     optimizer: OptimizerState
     scheduler: dict[str, Any] | None
