@@ -535,10 +535,19 @@ def test_the_cli_starts_without_the_server_packages():
     assert result.stdout.strip() == "[]", result.stderr
 
 
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(tmp_path):
+    """The socket refuses a port above 65535 with an OverflowError; the parser must refuse it first."""
+    result = subprocess.run([sys.executable, "-m", "zoo", "serve", str(tmp_path), "--port", "70000"],
+                            capture_output=True, text=True, timeout=TIME_LIMIT)
+    assert result.returncode == 2, result.stderr
+    assert "--port: must be a whole number from 0 to 65535, not '70000'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_start_up_errors_are_one_line_and_exit_2(run_dir, fragile, tmp_path):
     incomplete = tmp_path / "incomplete"
     shutil.copytree(run_dir, incomplete)
-    (incomplete / "checkpoints" / "best.pt").unlink()
+    (incomplete / "checkpoints" / "best.safetensors").unlink()
     shadow = tmp_path / "shadow"
     (shadow / "fastapi").mkdir(parents=True)
     (shadow / "fastapi" / "__init__.py").write_text("raise ImportError('not installed')")
@@ -548,7 +557,7 @@ def test_start_up_errors_are_one_line_and_exit_2(run_dir, fragile, tmp_path):
     port = str(busy.getsockname()[1])
     cases = {
         "no run": ([str(tmp_path / "nothing")], {}, "no such run directory"),
-        "no checkpoint": ([str(incomplete)], {}, "best.pt: no checkpoint"),
+        "no checkpoint": ([str(incomplete)], {}, "best.safetensors: no checkpoint"),
         "plugin missing": ([str(fragile["run"])], {}, "encoder 'fragile' from plugin fragile_plugin"),
         "port in use": ([str(run_dir), "--port", port], {}, f"cannot listen on 127.0.0.1:{port}"),
         "no serve extra": ([str(run_dir)], {"PYTHONPATH": str(shadow)}, "pip install 'rnn-zoo[serve]'"),
