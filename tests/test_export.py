@@ -224,7 +224,7 @@ def test_a_tampered_export_is_one_clear_line(export_of_tiny, tmp_path):
     cases = [
         ("model.onnx", lambda p: p.write_bytes(b"not a model"), "ONNX Runtime cannot load it"),
         ("model.onnx", lambda p: p.write_bytes(external_data_model(p.parent.parent / "secret.bin")),
-         "External data path validation failed for initializer: W"),
+         "its weights are in other files (ONNX external data)"),
         ("export.json", lambda p: p.write_text(p.read_text().replace('"model.onnx"', '"model.pt2"')),
          "engine onnx runs model.onnx, not model.pt2"),
         ("export.json", lambda p: p.write_text(p.read_text().replace('"max_length": null', '"max_length": 0')),
@@ -243,17 +243,31 @@ def test_a_tampered_export_is_one_clear_line(export_of_tiny, tmp_path):
         assert stderr.count("\n") == 1, stderr
 
 
-def external_data_model(secret: Path) -> bytes:
-    """An ONNX model whose weight is to be read from the file ``secret`` (external data)."""
+def external_data_model(secret: Path, location: str | None = None) -> bytes:
+    """An ONNX model whose weight is to be read from the file ``secret`` (external data), named
+    ``location`` in the model (default: its absolute path)."""
     from onnx import TensorProto, helper
 
     secret.write_bytes(b"secret!!")
     weight = TensorProto(name="W", data_type=TensorProto.UINT8, dims=[8], data_location=TensorProto.EXTERNAL)
-    for key, value in (("location", str(secret)), ("offset", "0"), ("length", "8")):
+    for key, value in (("location", location or str(secret)), ("offset", "0"), ("length", "8")):
         weight.external_data.add(key=key, value=value)
     vector = [helper.make_tensor_value_info(name, TensorProto.UINT8, [8]) for name in ("ids", "logits")]
     graph = helper.make_graph([helper.make_node("Add", ["ids", "W"], ["logits"])], "g", vector[:1], vector[1:], [weight])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString()
+
+
+def test_a_received_onnx_model_cannot_read_a_file_of_the_folder_zoo_runs_in(export_of_tiny, tmp_path):
+    """ONNX Runtime resolves the external data of a model given as bytes against the current
+    folder: a crafted model.onnx naming ``secret.bin`` would load the user's file as its weights."""
+    received = tmp_path / "received"
+    shutil.copytree(export_of_tiny, received)
+    (received / "model.onnx").write_bytes(external_data_model(tmp_path / "secret.bin", location="secret.bin"))
+    result = run_zoo("predict", "received", "zapfy", cwd=tmp_path)
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and "Traceback" not in stderr, stderr
+    assert "model.onnx: its weights are in other files (ONNX external data); a zoo export keeps them in " \
+           "model.onnx, so it is refused" in stderr, stderr
 
 
 def test_the_runtime_imports_no_torch_for_an_onnx_export(export_of_tiny):
