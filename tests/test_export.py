@@ -151,6 +151,21 @@ def test_predict_on_an_export_or_a_pack_answers_as_on_the_run(tiny_run, export_o
         {k: v for k, v in answer.items() if k != "text"} for answer in on_pack]
 
 
+@pytest.mark.parametrize("texts, top_k, message", [
+    ("zapfy", None, r"texts is one str; predict takes a list of texts \(one text: \['...'\]\)"),
+    (["zapfy"], 0, "top_k must be a whole number of at least 1, not 0"),
+    (["zapfy"], -1, "top_k must be a whole number of at least 1, not -1"),
+    (["zapfy"], True, "top_k must be a whole number of at least 1, not True"),
+    (["zapfy"], "2", "top_k must be a whole number of at least 1, not '2'"),
+])
+def test_predict_refuses_a_bare_string_and_a_top_k_below_one(tiny_run, export_of_tiny, texts, top_k, message):
+    """A str is a sequence of one-character texts and top_k=0 used to mean 1: both were silently
+    answered (a prediction per character; one label) by the run's and the export's predict."""
+    for model in (zoo.load(tiny_run), zoo.runtime.load(export_of_tiny)):
+        with pytest.raises(ZooError, match=message):
+            model.predict(texts, top_k=top_k)
+
+
 def test_zoo_pack_of_a_run_exports_it_on_the_way(tiny_run, tmp_path):
     env = {"ZOO_CACHE_DIR": str(tiny_run.parent / "cache")}
     result = run_zoo("pack", str(tiny_run), "-o", str(tmp_path / "run.zip"), env=env)
