@@ -218,6 +218,16 @@ def test_export_refuses_an_out_that_is_not_its_own(tiny_run, export_of_tiny, tmp
     assert (tmp_path / "mine" / "notes.txt").read_text() == "mine" and (tmp_path / "export" / "notes.txt").exists()
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where nothing can be created")
+def test_an_out_the_os_refuses_is_one_line_naming_it(tiny_run):
+    """The export is staged in a hidden sibling of --out; the OS refusing that sibling was a traceback."""
+    result = run_zoo("export", str(tiny_run), "--out", "/proc/zoo-export")
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and "Traceback" not in stderr, stderr
+    assert stderr.splitlines()[-1] == "error: cannot use /proc/zoo-export (--out): No such file or directory: " \
+                                      "/proc/zoo-export", stderr
+
+
 def test_a_tampered_export_is_one_clear_line(export_of_tiny, tmp_path):
     from safetensors.numpy import load, save
 
