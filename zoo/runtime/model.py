@@ -10,6 +10,7 @@ export is a ``torch.export`` program or its tokenizer's plugin needs it.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +95,12 @@ def opened(source: str | Path) -> Iterator[Path]:
     source = Path(source)
     if is_pack(source):
         with unpacked(source) as folder:
-            yield folder
+            try:
+                yield folder
+            except ZooError as exc:  # name the pack's member, not the temporary folder, gone by then
+                if len(exc.args) == 1 and isinstance(exc.args[0], str):
+                    exc.args = (exc.args[0].replace(f"{folder}{os.sep}", f"{source}: "),)
+                raise
     elif files.is_export_folder(source):
         yield source
     else:
