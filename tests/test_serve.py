@@ -535,6 +535,16 @@ def test_the_cli_starts_without_the_server_packages():
     assert result.stdout.strip() == "[]", result.stderr
 
 
+@pytest.mark.parametrize("threads", [0, -2, True, "4"])
+def test_the_python_app_refuses_a_thread_count_when_called(run_dir, threads):
+    """zoo.serve.app(threads=0) was accepted, then torch's RuntimeError stopped the app's start-up."""
+    import zoo.serve
+    from zoo.errors import ZooError
+
+    with pytest.raises(ZooError, match=f"serve setting threads must be a whole number of at least 1, not {threads!r}"):
+        zoo.serve.app(run_dir, threads=threads)
+
+
 def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(tmp_path):
     """The socket refuses a port above 65535 with an OverflowError; the parser must refuse it first."""
     result = subprocess.run([sys.executable, "-m", "zoo", "serve", str(tmp_path), "--port", "70000"],
