@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -164,6 +165,19 @@ def test_predict_refuses_a_bare_string_and_a_top_k_below_one(tiny_run, export_of
     for model in (zoo.load(tiny_run), zoo.runtime.load(export_of_tiny)):
         with pytest.raises(ZooError, match=message):
             model.predict(texts, top_k=top_k)
+
+
+@pytest.mark.parametrize("option, message", [
+    ({"threads": 0}, "threads must be a whole number of at least 1 (or None: one per core), not 0"),
+    ({"threads": -1}, "threads must be a whole number of at least 1"),
+    ({"batch_size": 0}, "batch_size must be a whole number of at least 1, not 0"),
+    ({"trust_program": "no"}, "trust_program must be True or False, not 'no'"),
+])
+def test_runtime_load_refuses_options_it_would_misread(export_of_tiny, option, message):
+    """threads=0 was the default, batch_size=0 a ValueError at the first prediction, and
+    trust_program="no" true: a torch.export program would have been loaded."""
+    with pytest.raises(ZooError, match=re.escape(message)):
+        zoo.runtime.load(export_of_tiny, **option)
 
 
 def test_zoo_pack_of_a_run_exports_it_on_the_way(tiny_run, tmp_path):

@@ -108,6 +108,21 @@ def opened(source: str | Path) -> Iterator[Path]:
                        "with zoo export or zoo pack")
 
 
+def _check_options(threads: Any, batch_size: Any, trust_program: Any) -> None:
+    """Refuse a caller's option that would be misread: ``threads=0`` taken for the default, a
+    ``batch_size`` of 0 failing only at the first prediction, ``trust_program="no"`` being true."""
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+    if threads is not None and not whole(threads):
+        raise ZooError(f"threads must be a whole number of at least 1 (or None: one per core), not {threads!r}")
+    if not whole(batch_size):
+        raise ZooError(f"batch_size must be a whole number of at least 1, not {batch_size!r}")
+    if not isinstance(trust_program, bool):
+        raise ZooError(f"trust_program must be True or False, not {trust_program!r}")
+
+
 def load(source: str | Path, threads: int | None = None, max_parameters: int = MAX_PARAMETERS,
          batch_size: int = BATCH_SIZE, trust_program: bool = False) -> ExportedModel:
     """The export folder or pack ``source``, ready to predict.
@@ -121,6 +136,7 @@ def load(source: str | Path, threads: int | None = None, max_parameters: int = M
     through ``torch.load``, unrestricted where the file asks for it (and as a fallback), and so
     can run code from the file. Load only programs you made; share ONNX exports.
     """
+    _check_options(threads, batch_size, trust_program)
     with opened(source) as folder:
         manifest = files.manifest(folder)
         if manifest.engine == "torch.export" and not trust_program:
