@@ -411,6 +411,27 @@ def test_a_request_the_model_fails_on_is_500_and_the_others_are_answered(fragile
     assert "fragile encoder" in fragile_server.stderr  # logged with its traceback
 
 
+def test_a_model_output_that_is_nan_or_infinite_is_a_500_that_says_so(run_dir, tmp_path):
+    """Weights that overflow on every text: the server answered 500 'internal error: ValueError'
+    (the NaN probabilities could not be written as JSON)."""
+    import numpy as np
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    run = tmp_path / "overflowing"
+    shutil.copytree(run_dir, run)
+    best = run / "checkpoints" / "best.safetensors"
+    with safe_open(str(best), "np") as weights:
+        metadata, tensors = weights.metadata(), {name: weights.get_tensor(name) for name in weights.keys()}
+    last = sorted(name for name in tensors if name.endswith(".weight"))[-1]  # the head's output layer
+    tensors[last] = np.full_like(tensors[last], 3e38)
+    save_file(tensors, str(best), metadata=metadata)
+    with Server(run) as running, running.client() as http:
+        assert_error(post(http, {"texts": ["zapfy", "a film"]}), 500,
+                     "the model failed on this request: its output for text 0 (and 1 more) is NaN or infinite")
+        assert http.get("/health").status_code == 200
+
+
 # --- the page in a real browser -----------------------------------------------------------------------
 
 
