@@ -59,3 +59,16 @@ def test_builtins_are_recognised_and_listed_under_the_distribution():
     rows = json.loads(run_zoo("plugins", "--all", "--json").stdout)
     builtins = [r for r in rows if r["name"].startswith("builtin-")]
     assert builtins and all(r["builtin"] and r["distribution"] == zoo.DISTRIBUTION for r in builtins)
+
+
+def test_a_command_names_its_own_extra_when_that_extra_brings_the_missing_module():
+    """zoo export without torch said 'rnn-zoo[train]', which brings torch but not onnx: a second failure."""
+    from zoo.extras import missing_message
+
+    def missing(module: str, command: str | None) -> str | None:
+        return missing_message(ModuleNotFoundError(f"No module named '{module}'", name=module), command)
+
+    assert missing("torch", "export") == "this needs torch, which is not installed: pip install 'rnn-zoo[export]'"
+    assert missing("torch", "pack").endswith("'rnn-zoo[export]'")
+    assert missing("torch", "train").endswith("'rnn-zoo[train]'") and missing("torch", None).endswith("'rnn-zoo[train]'")
+    assert missing("pandas", "export").endswith("'rnn-zoo[train]'") and missing("requests", "export") is None

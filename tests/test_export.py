@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -151,6 +152,34 @@ def test_predict_on_an_export_or_a_pack_answers_as_on_the_run(tiny_run, export_o
         {k: v for k, v in answer.items() if k != "text"} for answer in on_pack]
 
 
+@pytest.mark.parametrize("texts, top_k, message", [
+    ("zapfy", None, r"texts is one str; predict takes a list of texts \(one text: \['...'\]\)"),
+    (["zapfy"], 0, "top_k must be a whole number of at least 1, not 0"),
+    (["zapfy"], -1, "top_k must be a whole number of at least 1, not -1"),
+    (["zapfy"], True, "top_k must be a whole number of at least 1, not True"),
+    (["zapfy"], "2", "top_k must be a whole number of at least 1, not '2'"),
+])
+def test_predict_refuses_a_bare_string_and_a_top_k_below_one(tiny_run, export_of_tiny, texts, top_k, message):
+    """A str is a sequence of one-character texts and top_k=0 used to mean 1: both were silently
+    answered (a prediction per character; one label) by the run's and the export's predict."""
+    for model in (zoo.load(tiny_run), zoo.runtime.load(export_of_tiny)):
+        with pytest.raises(ZooError, match=message):
+            model.predict(texts, top_k=top_k)
+
+
+@pytest.mark.parametrize("option, message", [
+    ({"threads": 0}, "threads must be a whole number of at least 1 (or None: one per core), not 0"),
+    ({"threads": -1}, "threads must be a whole number of at least 1"),
+    ({"batch_size": 0}, "batch_size must be a whole number of at least 1, not 0"),
+    ({"trust_program": "no"}, "trust_program must be True or False, not 'no'"),
+])
+def test_runtime_load_refuses_options_it_would_misread(export_of_tiny, option, message):
+    """threads=0 was the default, batch_size=0 a ValueError at the first prediction, and
+    trust_program="no" true: a torch.export program would have been loaded."""
+    with pytest.raises(ZooError, match=re.escape(message)):
+        zoo.runtime.load(export_of_tiny, **option)
+
+
 def test_zoo_pack_of_a_run_exports_it_on_the_way(tiny_run, tmp_path):
     env = {"ZOO_CACHE_DIR": str(tiny_run.parent / "cache")}
     result = run_zoo("pack", str(tiny_run), "-o", str(tmp_path / "run.zip"), env=env)
@@ -203,6 +232,16 @@ def test_export_refuses_an_out_that_is_not_its_own(tiny_run, export_of_tiny, tmp
     assert (tmp_path / "mine" / "notes.txt").read_text() == "mine" and (tmp_path / "export" / "notes.txt").exists()
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, where nothing can be created")
+def test_an_out_the_os_refuses_is_one_line_naming_it(tiny_run):
+    """The export is staged in a hidden sibling of --out; the OS refusing that sibling was a traceback."""
+    result = run_zoo("export", str(tiny_run), "--out", "/proc/zoo-export")
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and "Traceback" not in stderr, stderr
+    assert stderr.splitlines()[-1] == "error: cannot use /proc/zoo-export (--out): No such file or directory: " \
+                                      "/proc/zoo-export", stderr
+
+
 def test_a_tampered_export_is_one_clear_line(export_of_tiny, tmp_path):
     from safetensors.numpy import load, save
 
@@ -224,7 +263,7 @@ def test_a_tampered_export_is_one_clear_line(export_of_tiny, tmp_path):
     cases = [
         ("model.onnx", lambda p: p.write_bytes(b"not a model"), "ONNX Runtime cannot load it"),
         ("model.onnx", lambda p: p.write_bytes(external_data_model(p.parent.parent / "secret.bin")),
-         "External data path validation failed for initializer: W"),
+         "its weights are in other files (ONNX external data)"),
         ("export.json", lambda p: p.write_text(p.read_text().replace('"model.onnx"', '"model.pt2"')),
          "engine onnx runs model.onnx, not model.pt2"),
         ("export.json", lambda p: p.write_text(p.read_text().replace('"max_length": null', '"max_length": 0')),
@@ -243,17 +282,31 @@ def test_a_tampered_export_is_one_clear_line(export_of_tiny, tmp_path):
         assert stderr.count("\n") == 1, stderr
 
 
-def external_data_model(secret: Path) -> bytes:
-    """An ONNX model whose weight is to be read from the file ``secret`` (external data)."""
+def external_data_model(secret: Path, location: str | None = None) -> bytes:
+    """An ONNX model whose weight is to be read from the file ``secret`` (external data), named
+    ``location`` in the model (default: its absolute path)."""
     from onnx import TensorProto, helper
 
     secret.write_bytes(b"secret!!")
     weight = TensorProto(name="W", data_type=TensorProto.UINT8, dims=[8], data_location=TensorProto.EXTERNAL)
-    for key, value in (("location", str(secret)), ("offset", "0"), ("length", "8")):
+    for key, value in (("location", location or str(secret)), ("offset", "0"), ("length", "8")):
         weight.external_data.add(key=key, value=value)
     vector = [helper.make_tensor_value_info(name, TensorProto.UINT8, [8]) for name in ("ids", "logits")]
     graph = helper.make_graph([helper.make_node("Add", ["ids", "W"], ["logits"])], "g", vector[:1], vector[1:], [weight])
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]).SerializeToString()
+
+
+def test_a_received_onnx_model_cannot_read_a_file_of_the_folder_zoo_runs_in(export_of_tiny, tmp_path):
+    """ONNX Runtime resolves the external data of a model given as bytes against the current
+    folder: a crafted model.onnx naming ``secret.bin`` would load the user's file as its weights."""
+    received = tmp_path / "received"
+    shutil.copytree(export_of_tiny, received)
+    (received / "model.onnx").write_bytes(external_data_model(tmp_path / "secret.bin", location="secret.bin"))
+    result = run_zoo("predict", "received", "zapfy", cwd=tmp_path)
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and "Traceback" not in stderr, stderr
+    assert "model.onnx: its weights are in other files (ONNX external data); a zoo export keeps them in " \
+           "model.onnx, so it is refused" in stderr, stderr
 
 
 def test_the_runtime_imports_no_torch_for_an_onnx_export(export_of_tiny):

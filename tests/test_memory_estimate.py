@@ -56,7 +56,24 @@ def test_a_huge_batch_is_refused_without_allocating_it():
     message = str(caught.value)
     assert "train.batch_size 1,000,000 with reviews of up to 2,505 tokens (data.max_length is not set)" in message
     assert "2,505,000,000 padded tokens" in message
-    assert "Lower train.batch_size, set data.max_length" in message and "GB is available" in message
+    assert "Lower train.batch_size, set data.max_length" in message and "GiB is available" in message
+
+
+def test_the_refusal_names_its_binary_units(monkeypatch):
+    """The figures were bytes / 2**30 labelled GB: 7% off what the label says."""
+    import re
+
+    import zoo.memory_estimate as memory_estimate
+
+    monkeypatch.setattr(memory_estimate, "available_memory", lambda device: (10 * 2**30, "a test"))
+    monkeypatch.setattr(memory_estimate, "bytes_per_token", lambda model, device, autocast=None: 1000.0)
+    spec = load_spec("imdb-lstm", ["train.batch_size=100000"])
+    with pytest.raises(InsufficientMemory) as caught:
+        check_training_memory(build_model(spec.model, vocab_size=50), spec, np.full(100_000, 1000), torch.device("cpu"))
+    message = str(caught.value)
+    needed = re.search(r"about ([\d,.]+) GiB, but 10.0 GiB is available", message)
+    assert needed, message
+    assert float(needed.group(1).replace(",", "")) == pytest.approx(100_000 * 1000 * 1000.0 / 2**30, abs=0.1)
 
 
 def test_the_check_can_be_skipped(monkeypatch):

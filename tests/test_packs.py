@@ -81,3 +81,14 @@ def test_the_cli_names_a_crafted_pack_in_one_line(tmp_path):
     stderr = result.stderr.decode()
     assert result.returncode == 2 and "leads out of the folder it is unpacked into" in stderr and "Traceback" not in stderr
     assert not (tmp_path.parent / "escaped.txt").exists()
+
+
+def test_a_damaged_member_is_named_in_the_pack_not_in_a_removed_temporary_folder(tmp_path):
+    """The pack is read from a temporary folder that is gone by the time the error is printed."""
+    import zoo.runtime
+
+    pack = crafted(tmp_path / "damaged.zip", [("export.json", MANIFEST)])
+    with pytest.raises(RunError) as caught:
+        zoo.runtime.load(pack)
+    message = str(caught.value)
+    assert message.startswith(f"{pack}: export.json: ") and "zoo-pack-" not in message, message

@@ -420,6 +420,26 @@ def test_a_row_the_model_overflows_on_gets_empty_cells_in_a_labelled_file(run, z
         in result.stderr.decode()
 
 
+def test_an_infinite_logit_gets_no_label_in_a_labelled_file_either(run, zoo_cli, tmp_path):
+    """A binary run's +inf logit has a finite sigmoid (1.0): the file got the label the CLI and
+    the server refuse to give."""
+    import pandas
+
+    def infinite(state):
+        weights = state["model"]
+        weights["head.0.weight"].zero_()
+        weights["head.0.bias"].fill_(1.0)  # every hidden unit 1 after the ReLU, whatever the text
+        weights["head.2.weight"].fill_(3.4e38)
+        weights["head.2.bias"].fill_(3.4e38)  # their sum overflows to +inf
+
+    edit_checkpoint(run / "checkpoints" / "best.safetensors", infinite)
+    pandas.DataFrame({"text": TEXTS[:2]}).to_csv(tmp_path / "in.csv", index=False)
+    result = zoo_cli("predict", run, "--input", tmp_path / "in.csv", "--output", tmp_path / "out.csv")
+    assert result.returncode == 1, result.stderr.decode()
+    assert pandas.read_csv(tmp_path / "out.csv")["label"].isna().all()
+    assert "2 rows got no label: the model's output for their text is NaN or infinite" in result.stderr.decode()
+
+
 def test_max_chars_cuts_long_texts_with_a_warning_naming_them(run, zoo_cli):
     long = "ta " * 500  # 1,500 characters
     result = zoo_cli("predict", run, "ta", long, "--max-chars", "1000", "--json")

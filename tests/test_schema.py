@@ -62,6 +62,8 @@ ACCEPTED = [
     ("cpu_shards number", {"train": {"cpu_shards": 4}}),
     ("nulls", {"train": {"scheduler": None, "clip_grad_norm": None}, "data": {"max_length": None}}),
     ("schedules", {"train": {"scheduler": {"name": "cosine"}, "early_stopping": {"patience": 2}}}),
+    ("the task by name, as the README writes it", {"task": "multilabel"}),
+    ("the task as a mapping", {"task": {"type": "multiclass", "class_weights": "balanced"}}),
 ]
 
 REFUSED = [
@@ -81,6 +83,7 @@ REFUSED = [
     ("cpu_shards zero", {"train": {"cpu_shards": 0}}),
     ("cpu_shards word", {"train": {"cpu_shards": "many"}}),
     ("spec that is not a mapping section", {"model": "lstm"}),
+    ("unknown task name", {"task": "regression"}),
 ]
 
 

@@ -411,6 +411,27 @@ def test_a_request_the_model_fails_on_is_500_and_the_others_are_answered(fragile
     assert "fragile encoder" in fragile_server.stderr  # logged with its traceback
 
 
+def test_a_model_output_that_is_nan_or_infinite_is_a_500_that_says_so(run_dir, tmp_path):
+    """Weights that overflow on every text: the server answered 500 'internal error: ValueError'
+    (the NaN probabilities could not be written as JSON)."""
+    import numpy as np
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+
+    run = tmp_path / "overflowing"
+    shutil.copytree(run_dir, run)
+    best = run / "checkpoints" / "best.safetensors"
+    with safe_open(str(best), "np") as weights:
+        metadata, tensors = weights.metadata(), {name: weights.get_tensor(name) for name in weights.keys()}
+    last = sorted(name for name in tensors if name.endswith(".weight"))[-1]  # the head's output layer
+    tensors[last] = np.full_like(tensors[last], 3e38)
+    save_file(tensors, str(best), metadata=metadata)
+    with Server(run) as running, running.client() as http:
+        assert_error(post(http, {"texts": ["zapfy", "a film"]}), 500,
+                     "the model failed on this request: its output for text 0 (and 1 more) is NaN or infinite")
+        assert http.get("/health").status_code == 200
+
+
 # --- the page in a real browser -----------------------------------------------------------------------
 
 
@@ -533,6 +554,25 @@ def test_the_cli_starts_without_the_server_packages():
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIME_LIMIT)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+@pytest.mark.parametrize("threads", [0, -2, True, "4"])
+def test_the_python_app_refuses_a_thread_count_when_called(run_dir, threads):
+    """zoo.serve.app(threads=0) was accepted, then torch's RuntimeError stopped the app's start-up."""
+    import zoo.serve
+    from zoo.errors import ZooError
+
+    with pytest.raises(ZooError, match=f"serve setting threads must be a whole number of at least 1, not {threads!r}"):
+        zoo.serve.app(run_dir, threads=threads)
+
+
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(tmp_path):
+    """The socket refuses a port above 65535 with an OverflowError; the parser must refuse it first."""
+    result = subprocess.run([sys.executable, "-m", "zoo", "serve", str(tmp_path), "--port", "70000"],
+                            capture_output=True, text=True, timeout=TIME_LIMIT)
+    assert result.returncode == 2, result.stderr
+    assert "--port: must be a whole number from 0 to 65535, not '70000'" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_start_up_errors_are_one_line_and_exit_2(run_dir, fragile, tmp_path):

@@ -115,10 +115,11 @@ def test_the_onnx_extra_predicts_from_an_export_without_torch(tiny_run, tmp_path
 
     for light in (("zoo", "--help"), ("zoo", "list"), ("zoo", "show", "lstm"), ("zoo", "validate", "imdb-lstm")):
         assert in_venv(venv, *light).returncode == 0, in_venv(venv, *light).stderr
-    for heavy in (("zoo", "train", "imdb-lstm"), ("zoo", "predict", str(tiny_run), "hello"), ("zoo", "export", str(tiny_run))):
+    for heavy, extra in ((("zoo", "train", "imdb-lstm"), "train"), (("zoo", "predict", str(tiny_run), "hello"), "train"),
+                         (("zoo", "export", str(tiny_run)), "export"), (("zoo", "pack", str(tiny_run)), "export")):
         refused = in_venv(venv, *heavy)
         assert refused.returncode == 2, refused.stderr
-        assert refused.stderr.strip() == "error: this needs torch, which is not installed: pip install 'rnn-zoo[train]'"
+        assert refused.stderr.strip() == f"error: this needs torch, which is not installed: pip install 'rnn-zoo[{extra}]'"
 
     named = in_venv(venv, "zoo", "-p", "torchy", "predict", "export", "hello", cwd=plugin)
     assert named.returncode == 2 and "Traceback" not in named.stderr, named.stderr

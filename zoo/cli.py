@@ -361,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     except ModuleNotFoundError as exc:  # a package of an extra that is not installed: say which
         from zoo.extras import missing_message
 
-        message = missing_message(exc)
+        message = missing_message(exc, args.command)
         if message is None:
             raise
         from zoo.console import err, safe

@@ -25,7 +25,7 @@ def add_serve_verb(verb) -> None:
     sub = verb("serve", cmd_serve, "serve a trained run over HTTP (needs the serve extra)")
     sub.add_argument("run", help="run directory")
     sub.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
-    sub.add_argument("--port", type=_count(0), default=8000, help="port (default: 8000; 0: any free port)")
+    sub.add_argument("--port", type=_count(0, most=65535), default=8000, help="port (default: 8000; 0: any free port)")
     sub.add_argument("--workers", type=_count(1), default=1, metavar="N",
                      help="worker processes, each with its own copy of the model (default: 1)")
     sub.add_argument("--threads", type=_count(1), metavar="N",
@@ -45,13 +45,15 @@ def add_serve_verb(verb) -> None:
                          metavar="MS" if name == "max_wait_ms" else "N", help=f"{help_text} (default: {default:,})")
 
 
-def _count(least: int):
-    """An argparse type: a whole number of at least ``least``."""
+def _count(least: int, most: int | None = None):
+    """An argparse type: a whole number of at least ``least`` (and at most ``most``, for a port, which
+    the socket would otherwise refuse with a traceback)."""
 
     def parse(text: str) -> int:
         value = int(text) if text.strip().isdigit() else -1
-        if value < least:
-            raise argparse.ArgumentTypeError(f"must be a whole number of at least {least}, not {text!r}")
+        if value < least or (most is not None and value > most):
+            bound = f"from {least} to {most}" if most is not None else f"of at least {least}"
+            raise argparse.ArgumentTypeError(f"must be a whole number {bound}, not {text!r}")
         return value
 
     return parse

@@ -27,11 +27,19 @@ EXTRAS = {
 }
 
 
-def missing_message(error: ModuleNotFoundError) -> str | None:
+#: Commands whose own extra brings the module too: naming it makes one install enough (``train``
+#: would bring torch to ``zoo export`` but not onnx, and the next attempt would fail on that).
+COMMAND_EXTRAS = {"export": ("export", {"torch", "onnx", "onnxscript", "onnxruntime"}),
+                  "pack": ("export", {"torch", "onnx", "onnxscript", "onnxruntime"})}
+
+
+def missing_message(error: ModuleNotFoundError, command: str | None = None) -> str | None:
     """One line for a module an extra provides: what is missing and the command that installs it;
-    ``None`` for any other module (a bug or a broken installation, which keeps its traceback)."""
+    ``None`` for any other module (a bug or a broken installation, which keeps its traceback).
+    ``command`` (the CLI verb) names its own extra where that extra brings the module."""
     module = (error.name or "").partition(".")[0]
-    extra = EXTRAS.get(module)
+    own_extra, brings = COMMAND_EXTRAS.get(command or "", (None, set()))
+    extra = own_extra if module in brings else EXTRAS.get(module)
     if extra is None:
         return None
     return f"this needs {module}, which is not installed: {install_hint(extra)}"

@@ -133,7 +133,7 @@ def _refusal(estimate: MemoryEstimate, spec: Any, lengths: np.ndarray, device: t
         f"the largest training batch would not fit in memory: train.batch_size {train.batch_size:,}{budget} "
         f"with reviews of up to {longest:,} tokens ({truncation}){shard} makes {estimate.tokens:,} padded tokens "
         f"in one step, at about {estimate.per_token / 1000:,.1f} kB each (measured on a small batch of this model "
-        f"on {device.type}): about {estimate.needed / gib:,.1f} GB, but {estimate.available / gib:,.1f} GB is "
+        f"on {device.type}): about {estimate.needed / gib:,.1f} GiB, but {estimate.available / gib:,.1f} GiB is "
         f"available ({estimate.available_from}). Lower train.batch_size, set data.max_length{hint}."
         + (" (On the CPU the estimate can be up to 2.6 times too high; ZOO_MEMORY_CHECK=0 skips this check.)"
            if device.type == "cpu" else "")

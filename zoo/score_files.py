@@ -108,7 +108,10 @@ def predict_file(
             if clash:
                 raise DataError(f"{source} already has the column(s) {', '.join(clash)} that the prediction adds; "
                                 "choose a --column-prefix such as 'pred_' so no input column is overwritten")
-            probabilities = classifier.probabilities(joined_texts(chunk, columns))
+            logits = classifier.logits(joined_texts(chunk, columns))
+            probabilities = classifier.task.probabilities(logits)
+            # an infinite logit has a finite sigmoid (1.0), but is no more a label than a NaN is
+            probabilities[~np.isfinite(logits).reshape(len(logits), -1).all(1)] = np.nan
             unlabelled += int((~np.isfinite(probabilities).all(1)).sum())
             scored = prediction_frame(classifier.task, probabilities, top_k, separator, prefix)
             out.write(pd.concat([chunk.reset_index(drop=True), scored], axis=1))

@@ -247,7 +247,10 @@ def _build_spec_model(registry: Registry) -> type[BaseModel]:
         name=(str, Field("unnamed", description="Name of the recipe or experiment.")),
         description=(str, ""),
         task=(
-            Annotated[TaskSpec, BeforeValidator(lambda v: {"type": v} if isinstance(v, str) else v)],
+            # ``task: multiclass`` stands for ``{type: multiclass}``; the schema says so too
+            Annotated[TaskSpec, BeforeValidator(lambda v: {"type": v} if isinstance(v, str) else v,
+                                                json_schema_input_type=TaskSpec.model_fields["type"].annotation
+                                                | TaskSpec)],
             TaskSpec(),
         ),
         tokenizer=_component_field(registry, "tokenizer"),

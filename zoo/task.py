@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from zoo import metrics
-from zoo.errors import DataError, SpecError
+from zoo.errors import DataError, SpecError, ZooError
 
 if TYPE_CHECKING:
     import torch
@@ -82,9 +82,12 @@ class Task:
         ``probabilities`` maps each label to its probability, most probable first, the ``top_k``
         first only when given.
         """
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
+            # a caller's 0, -1 or "2" used to be read as 1 or 2 without a word
+            raise ZooError(f"top_k must be a whole number of at least 1, not {top_k!r}")
         probabilities = np.asarray(probabilities, dtype=np.float64)
         decided = self.decide(probabilities)
-        keep = len(self.labels) if top_k is None else max(1, min(int(top_k), len(self.labels)))
+        keep = len(self.labels) if top_k is None else min(int(top_k), len(self.labels))
         order = np.argsort(-probabilities, axis=1, kind="stable")[:, :keep]
         results = []
         for row, ranked, decision in zip(probabilities.tolist(), order.tolist(), decided.tolist()):

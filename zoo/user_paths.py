@@ -71,12 +71,23 @@ def _explain(exc: OSError, noted: dict[str, tuple[str, str]]) -> str | None:
     for filename in (exc.filename, exc.filename2):
         if filename is None or not isinstance(filename, (str, bytes, os.PathLike)):
             continue
-        failed = os.path.abspath(os.fsdecode(filename))
+        failed = _unstaged(os.path.abspath(os.fsdecode(filename)), noted)
         owner = _owner(failed, noted)
         if owner is not None:
             shown, origin = owner
             return f"cannot use {shown} ({origin}): {_reason(exc, failed)}"
     return None
+
+
+def _unstaged(failed: str, noted: dict[str, tuple[str, str]]) -> str:
+    """The noted path that ``failed`` is the staging copy of, else ``failed``: :mod:`zoo.io` writes
+    a file or folder as a hidden sibling ``.NAME.XXXX.tmp`` first, then renames it into place."""
+    parent, name = os.path.split(failed)
+    for key in noted:
+        key_parent, key_name = os.path.split(key.rstrip(os.sep))
+        if parent == key_parent and name.startswith(f".{key_name}.") and name.endswith(".tmp"):
+            return key
+    return failed
 
 
 def _owner(failed: str, noted: dict[str, tuple[str, str]]) -> tuple[str, str] | None:

@@ -245,6 +245,8 @@ def require_texts(texts: Sequence[Any]) -> list[str]:
     """``texts`` as a list, each checked to be a string (a caller's mistake named by position)."""
     from zoo.errors import ZooError
 
+    if isinstance(texts, (str, bytes)):  # else each character would be scored as a text of its own
+        raise ZooError(f"texts is one {type(texts).__name__}; predict takes a list of texts (one text: ['...'])")
     texts = list(texts)
     for position, text in enumerate(texts):
         if not isinstance(text, str):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,8 +36,16 @@ def onnx_engine(model: bytes, where: object, threads: int | None = None) -> Engi
     options.inter_op_num_threads = 1
     options.log_severity_level = 3  # errors only: its warnings are not the user's business
     try:
-        session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        # ONNX Runtime reads the external data of a model given as bytes from the current folder,
+        # so a crafted model.onnx naming a file there would load the user's file as its weights.
+        # zoo's exports keep every weight inside model.onnx: point ONNX Runtime at an empty folder.
+        with tempfile.TemporaryDirectory(prefix="zoo-onnx-") as nowhere:
+            options.add_session_config_entry("session.model_external_initializers_file_folder_path", nowhere)
+            session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own exception types for a model it cannot load
+        if "external data" in str(exc).lower():
+            raise RunError(f"{where}: its weights are in other files (ONNX external data); a zoo export keeps "
+                           "them in model.onnx, so it is refused") from None
         raise RunError(f"{where}: ONNX Runtime cannot load it ({_first_line(exc)})") from None
     names = sorted(i.name for i in session.get_inputs())
     outputs = [o.name for o in session.get_outputs()]

@@ -10,6 +10,7 @@ export is a ``torch.export`` program or its tokenizer's plugin needs it.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,12 +95,32 @@ def opened(source: str | Path) -> Iterator[Path]:
     source = Path(source)
     if is_pack(source):
         with unpacked(source) as folder:
-            yield folder
+            try:
+                yield folder
+            except ZooError as exc:  # name the pack's member, not the temporary folder, gone by then
+                if len(exc.args) == 1 and isinstance(exc.args[0], str):
+                    exc.args = (exc.args[0].replace(f"{folder}{os.sep}", f"{source}: "),)
+                raise
     elif files.is_export_folder(source):
         yield source
     else:
         raise RunError(f"{source} is neither an export folder (with export.json) nor a pack (.zip); make one "
                        "with zoo export or zoo pack")
+
+
+def _check_options(threads: Any, batch_size: Any, trust_program: Any) -> None:
+    """Refuse a caller's option that would be misread: ``threads=0`` taken for the default, a
+    ``batch_size`` of 0 failing only at the first prediction, ``trust_program="no"`` being true."""
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+    if threads is not None and not whole(threads):
+        raise ZooError(f"threads must be a whole number of at least 1 (or None: one per core), not {threads!r}")
+    if not whole(batch_size):
+        raise ZooError(f"batch_size must be a whole number of at least 1, not {batch_size!r}")
+    if not isinstance(trust_program, bool):
+        raise ZooError(f"trust_program must be True or False, not {trust_program!r}")
 
 
 def load(source: str | Path, threads: int | None = None, max_parameters: int = MAX_PARAMETERS,
@@ -115,6 +136,7 @@ def load(source: str | Path, threads: int | None = None, max_parameters: int = M
     through ``torch.load``, unrestricted where the file asks for it (and as a fallback), and so
     can run code from the file. Load only programs you made; share ONNX exports.
     """
+    _check_options(threads, batch_size, trust_program)
     with opened(source) as folder:
         manifest = files.manifest(folder)
         if manifest.engine == "torch.export" and not trust_program:

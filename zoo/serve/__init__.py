@@ -61,4 +61,7 @@ def app(run: str | Path, *, threads: int | None = None, **limits: Any) -> Any:
     unknown = sorted(set(limits) - set(known))
     if unknown:
         raise ZooError(f"unknown serve option(s) {', '.join(unknown)}; the options are threads, {', '.join(known)}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        # checked here: torch would refuse it only in the lifespan, as a RuntimeError at start-up
+        raise ZooError(f"serve setting threads must be a whole number of at least 1, not {threads!r}")
     return create_app(run, Limits(**limits), threads=threads)

@@ -132,7 +132,12 @@ async def predict(request: Request) -> Response:
         logits = await asyncio.wrap_future(future)
     except Exception as exc:  # noqa: BLE001 - the tokenizer or the model failed on this request's texts
         return _model_failure(exc)
-    return JSONResponse({"predictions": service.predictions(logits, asked.top_k)})
+    answers = service.predictions(logits, asked.top_k)
+    failed = [position for position, answer in enumerate(answers) if "error" in answer]
+    if failed:  # the weights overflow on these texts: no label, and a status that says the model failed
+        return error(500, f"the model failed on this request: its output for text {failed[0]}"
+                          f"{f' (and {len(failed) - 1} more)' if len(failed) > 1 else ''} is NaN or infinite")
+    return JSONResponse({"predictions": answers})
 
 
 @router.get("/health", responses={503: ERRORS[503]})

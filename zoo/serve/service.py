@@ -67,9 +67,9 @@ class Service:
         self.metrics.worker_stopped()
 
     def predictions(self, logits: np.ndarray, top_k: int | None) -> list[dict[str, Any]]:
-        """The answers for one request's logits (the task decides their shape)."""
-        task = self.classifier.task
-        return task.predictions(task.probabilities(logits), top_k)
+        """The answers for one request's logits (the task decides their shape); a text whose
+        output is NaN or infinite gets ``{"error": ...}``, never a label (see :meth:`Task.answers`)."""
+        return self.classifier.task.answers(logits, top_k)
 
 
 def describe(run: Path, classifier: Any, limits: Limits) -> dict[str, Any]:
