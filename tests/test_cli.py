@@ -107,3 +107,15 @@ def test_tables_outside_a_terminal_keep_each_row_readable_and_follow_columns():
     assert "name: imdb-best" in lines and f"description: {description}" in lines
     listed = run_zoo("list", env={"COLUMNS": "20"}).stdout.decode().splitlines()
     assert "name: lstm" in listed and "kind: encoder" in listed
+
+
+def test_predict_takes_its_texts_after_its_options_too(tiny_run):
+    """``zoo predict RUN --top-k 1 TEXT`` was "unrecognized arguments: TEXT"."""
+    result = run_zoo("predict", str(tiny_run), "ta zapfy", "--top-k", "1", "lo mudge", "--json", "zapfy")
+    assert result.returncode == 0, result.stderr.decode()
+    answers = json.loads(result.stdout)
+    assert [answer["text"] for answer in answers] == ["ta zapfy", "lo mudge", "zapfy"]
+    assert all(len(answer["probabilities"]) == 1 for answer in answers)
+    wrong = run_zoo("predict", str(tiny_run), "ta zapfy", "--top-q", "1")
+    assert wrong.returncode == 2 and "unrecognized arguments: --top-q 1" in wrong.stderr.decode()
+    assert run_zoo("list", "extra").returncode == 2  # other verbs take no extra words

@@ -329,10 +329,25 @@ def _add_run_verbs(verb, add_spec_arguments) -> None:
     commands.add_verbs(verb, add_spec_arguments)
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The arguments, texts of ``zoo predict`` allowed after its options too.
+
+    argparse fills a ``TEXT...`` list once, right after ``RUN``, so ``zoo predict RUN --top-k 2
+    "a text"`` would be "unrecognized arguments"; the words it leaves over are the texts.
+    """
+    args, rest = parser.parse_known_args(argv)
+    if rest and isinstance(getattr(args, "texts", None), list) and not any(
+            word.startswith("-") and word != "-" for word in rest):
+        args.texts.extend(rest)
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if args.command is None:
         parser.print_help()
         return 0
