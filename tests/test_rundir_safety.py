@@ -169,3 +169,17 @@ def test_a_second_training_into_a_folder_being_trained_is_refused(env, tmp_path)
         holder.unlock()
     again = run_zoo("train", "--resume", str(out), "--set", "train.epochs=2", env=env)
     assert again.returncode == 0, again.stderr.decode()  # the lock goes with its holder
+
+
+def test_resume_refuses_the_arguments_it_would_ignore(tmp_path):
+    """``zoo train big.yaml --resume RUN --out other`` resumed RUN on its own spec, silently
+    ignoring the spec and --out the user had named."""
+    run = a_run(tmp_path / "run", trained=True)
+    before = sorted(p.name for p in run.rglob("*"))
+    for extra, named in ((["mine.yaml"], "a SPEC"), (["--out", str(tmp_path / "other")], "--out"),
+                         (["--force"], "--force")):
+        result = run_zoo("train", *extra, "--resume", str(run))
+        assert result.returncode == 2
+        assert f"--resume continues {run} in its own folder with its own spec; {named} cannot go with it" \
+            in result.stderr.decode()
+    assert sorted(p.name for p in run.rglob("*")) == before and not (tmp_path / "other").exists()
