@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+import zoo
 from plugin_packages import run_zoo
+from zoo.errors import ZooError
 
 
 def test_help_and_version():
@@ -119,3 +123,11 @@ def test_predict_takes_its_texts_after_its_options_too(tiny_run):
     wrong = run_zoo("predict", str(tiny_run), "ta zapfy", "--top-q", "1")
     assert wrong.returncode == 2 and "unrecognized arguments: --top-q 1" in wrong.stderr.decode()
     assert run_zoo("list", "extra").returncode == 2  # other verbs take no extra words
+
+
+def test_predict_from_python_refuses_one_string_instead_of_labelling_its_characters(tiny_run):
+    """``zoo.load(RUN).predict("a review")`` returned one answer per character."""
+    classifier = zoo.load(tiny_run)
+    with pytest.raises(ZooError, match=r"texts must be a list of strings, not one str; for a single text, pass \[text\]"):
+        classifier.predict("ta zapfy")
+    assert len(classifier.predict(["ta zapfy"])) == 1
