@@ -149,3 +149,12 @@ def test_sigterm_mid_way_leaves_the_old_output_and_no_temporary_file(run, tmp_pa
     assert "zoo: terminated" in stderr.decode() and "Traceback" not in stderr.decode()
     assert (tmp_path / "scored.csv").read_text() == "old\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "scored.csv"]
+
+
+def test_an_input_whose_header_names_a_column_twice_is_refused(run, tmp_path):
+    """``zoo predict --input`` wrote ``queue,queue.1`` for an input header ``queue,queue``."""
+    (tmp_path / "in.csv").write_text("body,queue,queue\nalpha ta,a,b\n")
+    result = run_zoo("predict", str(run / "run"), "--input", "in.csv", "--output", "out.csv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "in.csv, line 1: the header names the column 'queue' more than once" in result.stderr.decode()
+    assert not (tmp_path / "out.csv").exists()
