@@ -183,3 +183,17 @@ def test_resume_refuses_the_arguments_it_would_ignore(tmp_path):
         assert f"--resume continues {run} in its own folder with its own spec; {named} cannot go with it" \
             in result.stderr.decode()
     assert sorted(p.name for p in run.rglob("*")) == before and not (tmp_path / "other").exists()
+
+
+def test_resuming_a_run_whose_last_checkpoint_is_gone_is_refused(env, tmp_path):
+    """Without ``last.safetensors`` a resume started again from epoch 1 and replaced the run's
+    best checkpoint and metrics without a word (a run shared with its best weights alone)."""
+    out = tmp_path / "run"
+    assert run_zoo("train", "imdb-lstm", *TINY, "--out", str(out), env=env).returncode == 0
+    (out / "checkpoints" / "last.safetensors").unlink()
+    before = {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = run_zoo("train", "--resume", str(out), "--set", "train.epochs=2", env=env)
+    assert result.returncode == 2
+    assert (f"{out} records finished epochs but has no checkpoints/last.safetensors, the training state a "
+            "resume continues from") in result.stderr.decode()
+    assert {p.name: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
