@@ -120,6 +120,9 @@ def test_predict_takes_its_texts_after_its_options_too(tiny_run):
     answers = json.loads(result.stdout)
     assert [answer["text"] for answer in answers] == ["ta zapfy", "lo mudge", "zapfy"]
     assert all(len(answer["probabilities"]) == 1 for answer in answers)
+    dashed = run_zoo("predict", str(tiny_run), "--json", "--", "-1 zapfy", "ta")  # after --, texts
+    assert dashed.returncode == 0, dashed.stderr.decode()
+    assert [answer["text"] for answer in json.loads(dashed.stdout)] == ["-1 zapfy", "ta"]
     wrong = run_zoo("predict", str(tiny_run), "ta zapfy", "--top-q", "1")
     assert wrong.returncode == 2 and "unrecognized arguments: --top-q 1" in wrong.stderr.decode()
     assert run_zoo("list", "extra").returncode == 2  # other verbs take no extra words

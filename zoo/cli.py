@@ -339,11 +339,15 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     "a text"`` would be "unrecognized arguments"; the words it leaves over are the texts.
     """
     args, rest = parser.parse_known_args(argv)
+    before, dashes, after = rest, [], []
+    if "--" in rest:  # what follows "--" is texts, even "-1 stars"
+        at = rest.index("--")
+        before, dashes, after = rest[:at], ["--"], rest[at + 1:]
     if rest and isinstance(getattr(args, "texts", None), list) and not any(
-            word.startswith("-") and word != "-" for word in rest):
-        args.texts.extend(rest)
+            word.startswith("-") and word != "-" for word in before):
+        args.texts.extend(before + after)
     elif rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        parser.error(f"unrecognized arguments: {' '.join(before + dashes + after)}")
     return args
 
 
