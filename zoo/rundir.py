@@ -15,12 +15,13 @@ Layout::
 
 A training process holds the folder with an exclusive lock (:meth:`RunDir.lock`) while it writes,
 so a second ``zoo train`` into the same ``--out`` (or a second ``--resume``) is refused instead of
-interleaving its files with the first's. Every file is written atomically, through :meth:`RunDir.writable`, so that no write follows a
-symbolic link out of the run. Checkpoints are safetensors files: tensors, and the plain data
-beside them as JSON (:mod:`zoo.safestate`), so loading one never unpickles anything. Runs written
-before that have ``checkpoints/best.pt`` and ``last.pt`` (read with ``torch.load(...,
-weights_only=True)``); they still load, and the next checkpoint written replaces them. Every file
-read back is checked first (:mod:`zoo.runfiles`), since runs are shared and may come from anyone.
+interleaving its files with the first's. Every file is written atomically, through
+:meth:`RunDir.writable`, so that no write follows a symbolic link out of the run. Checkpoints are
+safetensors files: tensors, and the plain data beside them as JSON (:mod:`zoo.safestate`), so
+loading one never unpickles anything. Runs written before that have ``checkpoints/best.pt`` and
+``last.pt`` (read with ``torch.load(..., weights_only=True)``); they still load, and the next
+checkpoint written replaces them. Every file read back is checked first (:mod:`zoo.runfiles`),
+since runs are shared and may come from anyone.
 """
 
 from __future__ import annotations
@@ -264,7 +265,8 @@ class RunDir:
         if foreign:
             shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
             named_like_zoos = any(entry.rstrip("/") in OWN_FILES | OWN_FOLDERS.keys() for entry in foreign)
-            why = "; it has no run.json of zoo's, so it is not a run folder" if named_like_zoos and not self.is_run() else ""
+            not_a_run = named_like_zoos and not self.is_run()
+            why = "; it has no run.json of zoo's, so it is not a run folder" if not_a_run else ""
             raise RunError(f"{path} holds files that zoo did not write ({shown}{why}); zoo will not replace "
                            "it. Choose another --out (a new or empty folder)")
         if self.trained and not force:
