@@ -140,7 +140,10 @@ def test_sigterm_mid_way_leaves_the_old_output_and_no_temporary_file(run, tmp_pa
                                 "--output", "scored.csv"], cwd=tmp_path, env=plugin_env(None, None),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while not list(tmp_path.glob(".scored.csv.*.tmp")) and process.poll() is None and time.monotonic() < deadline:
+    def writing() -> bool:  # some rows written: the signal comes mid-way, not while the file opens
+        return any(path.stat().st_size > 0 for path in tmp_path.glob(".scored.csv.*.tmp"))
+
+    while not writing() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     assert process.poll() is None, "the prediction ended before it could be stopped mid-way"
     process.send_signal(signal.SIGTERM)

@@ -476,11 +476,15 @@ class TableWriter:
         if self.file.format == "parquet":
             self._parquet_module()  # refuse before anything is written
         self._handle = self._stack.enter_context(atomic_file(self.file.path, "wb"))
-        if self.file.format != "parquet":
-            raw = self._handle
-            if self.file.gzipped:  # level 6 as the gzip tool; 9 takes three times as long
-                raw = gzip.GzipFile(fileobj=self._handle, mode="wb", compresslevel=6, mtime=0)
-            self._text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        try:
+            if self.file.format != "parquet":
+                raw = self._handle
+                if self.file.gzipped:  # level 6 as the gzip tool; 9 takes three times as long
+                    raw = gzip.GzipFile(fileobj=self._handle, mode="wb", compresslevel=6, mtime=0)
+                self._text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        except BaseException:  # a Ctrl-C or SIGTERM here: no __exit__ will remove the temporary file
+            self._stack.close()
+            raise
         return self
 
     def write(self, frame: Any) -> None:
