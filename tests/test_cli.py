@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+import zoo
 from plugin_packages import run_zoo
+from zoo.errors import ZooError
 
 
 def test_help_and_version():
@@ -107,3 +111,26 @@ def test_tables_outside_a_terminal_keep_each_row_readable_and_follow_columns():
     assert "name: imdb-best" in lines and f"description: {description}" in lines
     listed = run_zoo("list", env={"COLUMNS": "20"}).stdout.decode().splitlines()
     assert "name: lstm" in listed and "kind: encoder" in listed
+
+
+def test_predict_takes_its_texts_after_its_options_too(tiny_run):
+    """``zoo predict RUN --top-k 1 TEXT`` was "unrecognized arguments: TEXT"."""
+    result = run_zoo("predict", str(tiny_run), "ta zapfy", "--top-k", "1", "lo mudge", "--json", "zapfy")
+    assert result.returncode == 0, result.stderr.decode()
+    answers = json.loads(result.stdout)
+    assert [answer["text"] for answer in answers] == ["ta zapfy", "lo mudge", "zapfy"]
+    assert all(len(answer["probabilities"]) == 1 for answer in answers)
+    dashed = run_zoo("predict", str(tiny_run), "--json", "--", "-1 zapfy", "ta")  # after --, texts
+    assert dashed.returncode == 0, dashed.stderr.decode()
+    assert [answer["text"] for answer in json.loads(dashed.stdout)] == ["-1 zapfy", "ta"]
+    wrong = run_zoo("predict", str(tiny_run), "ta zapfy", "--top-q", "1")
+    assert wrong.returncode == 2 and "unrecognized arguments: --top-q 1" in wrong.stderr.decode()
+    assert run_zoo("list", "extra").returncode == 2  # other verbs take no extra words
+
+
+def test_predict_from_python_refuses_one_string_instead_of_labelling_its_characters(tiny_run):
+    """``zoo.load(RUN).predict("a review")`` returned one answer per character."""
+    classifier = zoo.load(tiny_run)
+    with pytest.raises(ZooError, match=r"texts must be a list of strings, not one str; for a single text, pass \[text\]"):
+        classifier.predict("ta zapfy")
+    assert len(classifier.predict(["ta zapfy"])) == 1

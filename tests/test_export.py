@@ -153,7 +153,7 @@ def test_predict_on_an_export_or_a_pack_answers_as_on_the_run(tiny_run, export_o
 
 
 @pytest.mark.parametrize("texts, top_k, message", [
-    ("zapfy", None, r"texts is one str; predict takes a list of texts \(one text: \['...'\]\)"),
+    ("zapfy", None, r"texts must be a list of strings, not one str; for a single text, pass \[text\]"),
     (["zapfy"], 0, "top_k must be a whole number of at least 1, not 0"),
     (["zapfy"], -1, "top_k must be a whole number of at least 1, not -1"),
     (["zapfy"], True, "top_k must be a whole number of at least 1, not True"),

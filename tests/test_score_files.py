@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import random
+import signal
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
 
 import zoo
-from plugin_packages import run_zoo
+from plugin_packages import plugin_env, run_zoo
 from zoo.score_files import predict_file
 
 CUES = ["alpha", "bravo", "charlie"]
@@ -125,3 +129,35 @@ def test_evaluate_scores_any_labelled_file(run, tmp_path):
                       "--text-column", "b", "--label-column", "q")
     assert unknown.returncode == 2
     assert "delta" in unknown.stderr.decode() and "line 5" in unknown.stderr.decode()
+
+
+def test_sigterm_mid_way_leaves_the_old_output_and_no_temporary_file(run, tmp_path):
+    """SIGTERM (``kill``, a container stopping) ended zoo on the spot: the output was kept whole,
+    but a half-written ``.scored.csv.*.tmp`` was left beside it. It now unwinds like Ctrl-C."""
+    pd.DataFrame(rows(200_000, 3), columns=["body", "queue", "id"]).to_csv(tmp_path / "big.csv", index=False)
+    (tmp_path / "scored.csv").write_text("old\n")
+    process = subprocess.Popen([sys.executable, "-m", "zoo", "predict", str(run / "run"), "--input", "big.csv",
+                                "--output", "scored.csv"], cwd=tmp_path, env=plugin_env(None, None),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    def writing() -> bool:  # some rows written: the signal comes mid-way, not while the file opens
+        return any(path.stat().st_size > 0 for path in tmp_path.glob(".scored.csv.*.tmp"))
+
+    while not writing() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the prediction ended before it could be stopped mid-way"
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr.decode()
+    assert "zoo: terminated" in stderr.decode() and "Traceback" not in stderr.decode()
+    assert (tmp_path / "scored.csv").read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.csv", "scored.csv"]
+
+
+def test_an_input_whose_header_names_a_column_twice_is_refused(run, tmp_path):
+    """``zoo predict --input`` wrote ``queue,queue.1`` for an input header ``queue,queue``."""
+    (tmp_path / "in.csv").write_text("body,queue,queue\nalpha ta,a,b\n")
+    result = run_zoo("predict", str(run / "run"), "--input", "in.csv", "--output", "out.csv", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "in.csv, line 1: the header names the column 'queue' more than once" in result.stderr.decode()
+    assert not (tmp_path / "out.csv").exists()

@@ -163,3 +163,18 @@ def test_parquet_without_pyarrow_says_how_to_install_it(tmp_path, monkeypatch):
     )
     message = error(lambda: TableWriter(tmp_path / "o.parquet").__enter__())
     assert "writing Parquet needs pyarrow" in message and not (tmp_path / "o.parquet").exists()
+
+
+@pytest.mark.parametrize("suffix, delimiter", [(".csv", ","), (".tsv", "\t"), (".csv.gz", ",")])
+def test_a_header_naming_a_column_twice_is_refused(tmp_path, suffix, delimiter):
+    """pandas renames the second ``queue`` to ``queue.1``: the first was read as the label without
+    a word. Columns without a name (pandas' ``Unnamed: N``) are still fine."""
+    path = tmp_path / f"t{suffix}"
+    text = delimiter.join(["body", "queue", "queue"]) + "\n" + delimiter.join(["x", "a", "b"]) + "\n"
+    path.write_bytes(gzip.compress(text.encode()) if suffix.endswith(".gz") else text.encode())
+    expected = f"{path}, line 1: the header names the column 'queue' more than once; give each column its own name"
+    assert error(lambda: read_table(path, ["body", "queue"])) == expected
+    assert error(lambda: read_table(path)) == expected
+    unnamed = tmp_path / "unnamed.csv"
+    unnamed.write_text(",,body\n1,2,x\n")
+    assert list(read_table(unnamed).columns) == ["Unnamed: 0", "Unnamed: 1", "body"]

@@ -1,7 +1,8 @@
 """The ``zoo`` command line: inspect the registry and specs, prepare data, train, evaluate, predict.
 
 Every verb is a small function taking the parsed arguments. A :class:`zoo.errors.ZooError` ends
-the command with its message alone and exit status 2; a Ctrl-C with status 130. Heavy modules
+the command with its message alone and exit status 2; a Ctrl-C with status 130, a SIGTERM
+(``kill``, a container stopping) likewise, with status 143. Heavy modules
 (torch, the trainer) are imported inside the verbs that need them, so ``zoo --help`` and
 ``zoo list`` start quickly.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -329,16 +332,60 @@ def _add_run_verbs(verb, add_spec_arguments) -> None:
     commands.add_verbs(verb, add_spec_arguments)
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """The arguments, texts of ``zoo predict`` allowed after its options too.
+
+    argparse fills a ``TEXT...`` list once, right after ``RUN``, so ``zoo predict RUN --top-k 2
+    "a text"`` would be "unrecognized arguments"; the words it leaves over are the texts.
+    """
+    args, rest = parser.parse_known_args(argv)
+    before, dashes, after = rest, [], []
+    if "--" in rest:  # what follows "--" is texts, even "-1 stars"
+        at = rest.index("--")
+        before, dashes, after = rest[:at], ["--"], rest[at + 1:]
+    if rest and isinstance(getattr(args, "texts", None), list) and not any(
+            word.startswith("-") and word != "-" for word in before):
+        args.texts.extend(before + after)
+    elif rest:
+        parser.error(f"unrecognized arguments: {' '.join(before + dashes + after)}")
+    return args
+
+
+class Terminated(KeyboardInterrupt):
+    """A SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt.
+
+    Python's default for SIGTERM ends the process on the spot, leaving the temporary file of a
+    write in progress (``.scored.csv.x1y2.tmp`` beside ``zoo predict --output``) behind; raised,
+    it unwinds like Ctrl-C: :mod:`zoo.io` removes the temporary file, a training says how to
+    resume, a sweep marks its trial for a retry.
+    """
+
+
+def _on_sigterm(owner: int) -> Callable[[int, Any], None]:
+    """The SIGTERM handler of the process ``owner``; a child forked from it (a pool worker,
+    which its pool stops with SIGTERM) dies of the signal as it would have without zoo."""
+
+    def terminate(signum: int, frame: Any) -> None:
+        if os.getpid() != owner:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated()
+
+    return terminate
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if args.command is None:
         parser.print_help()
         return 0
     from zoo.memory import own_process
 
     own_process()  # the command's process is zoo's: its malloc and thread settings are ours to tune
+    signal.signal(signal.SIGTERM, _on_sigterm(os.getpid()))  # zoo serve installs its own (it drains, then exits 0)
     try:
         if args.plugins:
             from zoo.plugins import add_plugin_modules
@@ -368,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
 
         err().print(f"[bold red]error:[/] {safe(message)}", highlight=False)
         return 2
-    except KeyboardInterrupt:
-        print("zoo: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        print(f"zoo: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
+        return 128 + signal.SIGTERM if terminated else 130

@@ -40,6 +40,11 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.source and not args.resume:
         raise ZooError("--source goes with --resume (a new run names its data with --set data.source=...)")
     if args.resume:
+        ignored = [name for name, given in (("a SPEC", args.spec != DEFAULT_RECIPE), ("--out", args.out is not None),
+                                            ("--force", args.force)) if given]
+        if ignored:  # each would be silently ignored: the run continues in its folder, on its own spec
+            raise ZooError(f"--resume continues {args.resume} in its own folder with its own spec; "
+                           f"{' and '.join(ignored)} cannot go with it (to train a new run, leave out --resume)")
         summary = train(resume=args.resume, overrides=args.overrides, source=args.source,
                         max_parameters=args.max_parameters)
     else:

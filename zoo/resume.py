@@ -34,6 +34,13 @@ def open_resumed(
     if not run_dir.path.is_dir():
         raise RunError(f"{run_dir.path}: no such run directory")
     run_dir.check_writable()
+    last = run_dir.checkpoint_file(run_dir.last)
+    if not last.exists() and (run_dir.metrics_file.exists() or run_dir.finished):
+        # epochs were recorded (metrics.jsonl follows each last checkpoint), so the state they
+        # ended in is gone: starting again from epoch 1 would silently replace the run's work
+        raise RunError(f"{run_dir.path} records finished epochs but has no {last.relative_to(run_dir.path)}, "
+                       "the training state a resume continues from (a run shared without it, or damaged); "
+                       "it can be evaluated and predicted with, not resumed")
     spec = run_dir.read_spec(registry)
     changed = False
     if overrides:

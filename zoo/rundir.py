@@ -13,12 +13,15 @@ Layout::
     confusion.png         the test split's confusion matrix (single-label tasks)
     README.md             the model card (:mod:`zoo.export.card`)
 
-Every file is written atomically, through :meth:`RunDir.writable`, so that no write follows a
-symbolic link out of the run. Checkpoints are safetensors files: tensors, and the plain data
-beside them as JSON (:mod:`zoo.safestate`), so loading one never unpickles anything. Runs written
-before that have ``checkpoints/best.pt`` and ``last.pt`` (read with ``torch.load(...,
-weights_only=True)``); they still load, and the next checkpoint written replaces them. Every file
-read back is checked first (:mod:`zoo.runfiles`), since runs are shared and may come from anyone.
+A training process holds the folder with an exclusive lock (:meth:`RunDir.lock`) while it writes,
+so a second ``zoo train`` into the same ``--out`` (or a second ``--resume``) is refused instead of
+interleaving its files with the first's. Every file is written atomically, through
+:meth:`RunDir.writable`, so that no write follows a symbolic link out of the run. Checkpoints are
+safetensors files: tensors, and the plain data beside them as JSON (:mod:`zoo.safestate`), so
+loading one never unpickles anything. Runs written before that have ``checkpoints/best.pt`` and
+``last.pt`` (read with ``torch.load(..., weights_only=True)``); they still load, and the next
+checkpoint written replaces them. Every file read back is checked first (:mod:`zoo.runfiles`),
+since runs are shared and may come from anyone.
 """
 
 from __future__ import annotations
@@ -49,6 +52,9 @@ OWN_FOLDERS = {"checkpoints": ("best.safetensors", "last.safetensors", "best.pt"
                "tensorboard": ("events.out.tfevents.*",)}
 #: The suffix of checkpoints zoo wrote before safetensors (read, never written).
 LEGACY_SUFFIX = ".pt"
+
+#: The open folders of the runs this process trains, by path: the flock on each lives as long as it.
+_LOCKS: dict[Path, int] = {}
 
 
 def components_of(spec: BaseModel) -> list[tuple[str, str]]:
@@ -206,11 +212,29 @@ class RunDir:
             self.writable(path)
         self.writable(self.path / "tensorboard", folder=True)
 
+    def is_run(self) -> bool:
+        """Whether the folder holds a ``run.json`` as zoo writes it (the first file of every run).
+
+        Only then are its ``spec.yaml``, ``README.md``... taken for zoo's: a user's project
+        folder holding files of those names is not a run, and is never emptied.
+        """
+        try:
+            runfiles.read_json(self.run_file, runfiles.RunInfo, self.path)
+        except RunError:
+            return False
+        return True
+
     def foreign_entries(self) -> list[str]:
         """What the folder holds that zoo did not write (a user's files), as relative paths.
 
-        Temporary files of zoo's atomic writes (``.NAME.*.tmp``) count as zoo's own.
+        Temporary files of zoo's atomic writes (``.NAME.*.tmp``) count as zoo's own. In a folder
+        that is not a run (:meth:`is_run`), every entry is foreign but such a file of ``run.json``
+        (a start killed while writing it).
         """
+        if not self.is_run():
+            return [entry.name + ("/" if entry.is_dir() and not entry.is_symlink() else "")
+                    for entry in sorted(self.path.iterdir())
+                    if not (entry.name.startswith(".") and _own_name(entry.name, ("run.json",)))]
         foreign = []
         for entry in sorted(self.path.iterdir()):
             if entry.is_symlink():
@@ -240,24 +264,64 @@ class RunDir:
         foreign = self.foreign_entries()
         if foreign:
             shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-            raise RunError(f"{path} holds files that zoo did not write ({shown}); zoo will not replace "
+            named_like_zoos = any(entry.rstrip("/") in OWN_FILES | OWN_FOLDERS.keys() for entry in foreign)
+            not_a_run = named_like_zoos and not self.is_run()
+            why = "; it has no run.json of zoo's, so it is not a run folder" if not_a_run else ""
+            raise RunError(f"{path} holds files that zoo did not write ({shown}{why}); zoo will not replace "
                            "it. Choose another --out (a new or empty folder)")
         if self.trained and not force:
             state = "a finished run" if self.finished else "an unfinished run (continue it with --resume)"
             raise RunError(f"{path} already holds {state}; choose another --out or pass --force to replace it")
 
-    def create(self) -> None:
-        """Empty the folder of zoo's own files, checking again that it holds no one else's."""
-        self.check_new(force=True)
+    def create(self, force: bool) -> None:
+        """Lock the folder (made if missing), then empty it of zoo's own files, checking again,
+        under the lock, what ``force`` allows: another process may have trained into it since
+        the first check."""
+        if self.path.is_symlink():
+            self.check_new(force)  # refused, before mkdir could follow the link
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.lock()
+        self.check_new(force)
         if self.path.is_dir():
             for entry in self.path.iterdir():
                 shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
         self.path.mkdir(parents=True, exist_ok=True)
 
     def write_spec(self, spec: BaseModel, registry: Registry) -> None:
-        """Write ``spec.yaml`` and ``run.json`` (the versions of everything the run uses)."""
-        self.save_spec(spec)
+        """Write ``run.json`` (the versions of everything the run uses), first, since it marks
+        the folder as a run (:meth:`is_run`), then ``spec.yaml``."""
         atomic_write_json(self.writable(self.run_file), versions(spec, registry))
+        self.save_spec(spec)
+
+    def lock(self) -> None:
+        """Hold this run folder for this process until :meth:`unlock` or its end (``kill -9``
+        included: the kernel drops the lock with the process, so none is ever left stale).
+
+        Two processes training into one folder would interleave their checkpoints, metrics and
+        spec into a run that is neither; the second is refused here, before it writes anything.
+        Where ``fcntl`` is unavailable, nothing is locked.
+        """
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - not POSIX
+            return
+        key = self.path.resolve()
+        if key in _LOCKS:
+            return
+        descriptor = os.open(key, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(descriptor)
+            raise RunError(f"{self.path} is being trained by another zoo process right now; wait for it to "
+                           "end, or choose another --out") from None
+        _LOCKS[key] = descriptor
+
+    def unlock(self) -> None:
+        """Let go of the folder held by :meth:`lock` (nothing if this process does not hold it)."""
+        descriptor = _LOCKS.pop(self.path.resolve(), None)
+        if descriptor is not None:
+            os.close(descriptor)
 
     def save_spec(self, spec: BaseModel) -> None:
         """Write ``spec.yaml`` alone (a resumed run that was extended)."""

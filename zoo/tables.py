@@ -107,6 +107,7 @@ class TableFile:
                 return [] if first is None else [str(c) for c in first.columns]
             import pandas as pd
 
+            self._check_header()
             header = pd.read_csv(self.path, nrows=0, **self._csv_options())
             return [str(c) for c in header.columns]
 
@@ -180,6 +181,7 @@ class TableFile:
 
         # every column is parsed (pandas' usecols would let a row with too many cells through,
         # its cells shifted), then the wanted ones kept
+        self._check_header()
         options = self._csv_options()
         if rows is None:
             chunks: Any = contextlib.nullcontext([pd.read_csv(self.path, **options)])
@@ -192,6 +194,19 @@ class TableFile:
                 if not isinstance(chunk.index, pd.RangeIndex):
                     raise pd.errors.ParserError("ragged")
                 yield chunk if columns is None else chunk[columns]
+
+    def _check_header(self) -> None:
+        """Refuse a CSV/TSV header naming one column twice: pandas renames the second
+        (``queue``, ``queue.1``), so the first would be read as the text or label without a word,
+        and ``zoo predict --output`` would write a header other than the input's."""
+        import pandas as pd
+
+        first = pd.read_csv(self.path, header=None, nrows=1, **self._csv_options())
+        names = [str(name) for name in first.iloc[0].tolist()] if len(first) else []
+        repeated = [name for number, name in enumerate(names) if name.strip() and name in names[:number]]
+        if repeated:
+            raise DataError(f"{self.path}, line 1: the header names the column {repeated[0]!r} more than once; "
+                            "give each column its own name")
 
     def _json_chunks(self, rows: int | None) -> Iterator[Any]:
         import pandas as pd
@@ -461,11 +476,15 @@ class TableWriter:
         if self.file.format == "parquet":
             self._parquet_module()  # refuse before anything is written
         self._handle = self._stack.enter_context(atomic_file(self.file.path, "wb"))
-        if self.file.format != "parquet":
-            raw = self._handle
-            if self.file.gzipped:  # level 6 as the gzip tool; 9 takes three times as long
-                raw = gzip.GzipFile(fileobj=self._handle, mode="wb", compresslevel=6, mtime=0)
-            self._text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        try:
+            if self.file.format != "parquet":
+                raw = self._handle
+                if self.file.gzipped:  # level 6 as the gzip tool; 9 takes three times as long
+                    raw = gzip.GzipFile(fileobj=self._handle, mode="wb", compresslevel=6, mtime=0)
+                self._text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        except BaseException:  # a Ctrl-C or SIGTERM here: no __exit__ will remove the temporary file
+            self._stack.close()
+            raise
         return self
 
     def write(self, frame: Any) -> None:

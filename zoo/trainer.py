@@ -281,12 +281,17 @@ def train(
     if dist.enabled and device.type == "cuda":
         device = resolve_device("cuda", dist.local_rank)
         torch.cuda.set_device(device)
+    held: RunDir | None = run_dir if resume is not None else None
     try:
         if resume is None:
-            run_dir = _new_run_dir(spec, out, force, dist)
+            run_dir = held = _new_run_dir(spec, out, force, dist)
+        elif dist.is_main:
+            run_dir.lock()  # a second resume of the same run is refused (a fresh run locks in create)
         return _Trainer(spec, run_dir, plugins, device, dist, progress, fresh=resume is None,
-                        extended=extended, max_parameters=max_parameters, data_note=data_note).fit()
+                        extended=extended, max_parameters=max_parameters, data_note=data_note, force=force).fit()
     finally:
+        if held is not None:
+            held.unlock()  # nothing if this process never locked it
         shutdown(dist)
 
 
@@ -295,12 +300,12 @@ class _Trainer:
 
     def __init__(self, spec, run_dir: RunDir, plugins: Plugins, device, dist: Distributed, progress,
                  fresh: bool, extended: bool = False, max_parameters: int = MAX_PARAMETERS,
-                 data_note: str | None = None) -> None:
+                 data_note: str | None = None, force: bool = False) -> None:
         """Prepare the data and build the model; a ``fresh`` run's folder is made only then,
         so a start that fails (bad data source, bad plugin) leaves nothing behind to block a retry.
         An ``extended`` resumed run records its new spec and, if it had finished, goes on; a
         resumed run must find the vocabulary it was trained with in the data (``data_note``
-        says which data those are)."""
+        says which data those are). ``force`` is ``--force``, checked again once the folder is locked."""
         from zoo.data.prepare import prepare_data
 
         self.spec, self.run_dir, self.plugins, self.device, self.dist = spec, run_dir, plugins, device, dist
@@ -334,7 +339,7 @@ class _Trainer:
         self.resumed = not fresh
         self.loggers = build_loggers(spec.loggers, plugins.registry) if dist.is_main else []
         if dist.is_main and fresh:
-            run_dir.create()
+            run_dir.create(force)
             run_dir.write_spec(spec, plugins.registry)
         if dist.is_main and extended:
             run_dir.save_spec(spec)

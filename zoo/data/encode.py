@@ -242,11 +242,15 @@ def vocab_mapping(tokens: Sequence[str], vocab: Any) -> np.ndarray:
 
 
 def require_texts(texts: Sequence[Any]) -> list[str]:
-    """``texts`` as a list, each checked to be a string (a caller's mistake named by position)."""
+    """``texts`` as a list, each checked to be a string (a caller's mistake named by position).
+
+    One string is refused rather than read as a sequence: ``predict("a review")`` would
+    otherwise label each of its characters."""
     from zoo.errors import ZooError
 
-    if isinstance(texts, (str, bytes)):  # else each character would be scored as a text of its own
-        raise ZooError(f"texts is one {type(texts).__name__}; predict takes a list of texts (one text: ['...'])")
+    if isinstance(texts, (str, bytes)):
+        raise ZooError(f"texts must be a list of strings, not one {type(texts).__name__}; "
+                       "for a single text, pass [text]")
     texts = list(texts)
     for position, text in enumerate(texts):
         if not isinstance(text, str):
