@@ -65,15 +65,27 @@ class _Strict(BaseModel):
 Scalar = str | int | float | bool | None
 
 
+def _not_a_boolean(value: Any) -> Any:
+    """YAML reads ``true`` as a boolean, which pydantic would take for the integer 1."""
+    if isinstance(value, bool):
+        raise ValueError(f"Input should be a valid integer, not the boolean {str(value).lower()}")
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_not_a_boolean)]
+#: Range ends and steps are finite: Optuna cannot sample from a range reaching infinity.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class Param(_Strict):
     """One varied field: ``{choice: [...]}``, ``{int: [low, high]}`` or ``{float: [low, high]}``;
     ranges take ``log: true`` (sample the logarithm uniformly) or a ``step``."""
 
     choice: list[Any] | None = Field(None, min_length=1)
-    int_range: tuple[int, int] | None = Field(None, alias="int")
-    float_range: tuple[float, float] | None = Field(None, alias="float")
+    int_range: tuple[Whole, Whole] | None = Field(None, alias="int")
+    float_range: tuple[Finite, Finite] | None = Field(None, alias="float")
     log: bool = False
-    step: float | None = Field(None, gt=0)
+    step: Finite | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _one_distribution(self) -> Param:
