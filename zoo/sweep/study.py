@@ -145,14 +145,26 @@ def safe_url(url: str) -> str:
     return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
-def sampler(space: Space) -> Any:
+def sampler(space: Space, trials_before: int = 0) -> Any:
+    """The space's sampler, for a worker that finds ``trials_before`` trials in the study.
+
+    A seeded sampler starts its random stream over in every process; seeded alike, a worker
+    resuming a sweep would draw the very parameters the first trials already had. So once the
+    study holds trials, the seed is derived from the space's seed and their number: a fresh
+    sweep is seeded as the space says, a resumed one goes on to new values, reproducibly.
+    """
     import optuna
 
+    seed = space.seed
+    if seed is not None and trials_before:
+        import numpy as np
+
+        seed = int(np.random.SeedSequence([seed, trials_before]).generate_state(1)[0])
     if space.sampler == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=space.seed)
+        return optuna.samplers.GridSampler(space.grid(), seed=seed)
     if space.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=space.seed)
-    return optuna.samplers.TPESampler(seed=space.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
 
 
 def pruner(space: Space, epochs: int) -> Any:
@@ -178,6 +190,9 @@ def open_study(sweep: Sweep) -> Any:
     study = optuna.create_study(storage=storage(sweep), sampler=sampler(space),
                                 pruner=pruner(space, sweep.spec["train"]["epochs"]), study_name=sweep.study,
                                 direction=space.direction, load_if_exists=True)
+    trials_before = len(study.get_trials(deepcopy=False))
+    if trials_before and space.seed is not None:
+        study.sampler = sampler(space, trials_before)
     if study.direction.name.lower() != space.direction:
         raise ZooError(f"study {sweep.study!r} in {sweep.storage or sweep.dir / JOURNAL_FILE} was made to "
                        f"{study.direction.name.lower()}, but {space.metric} is to {space.direction}; "
