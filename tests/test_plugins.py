@@ -64,6 +64,18 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_works(tmp_path):
     assert disabled.returncode == 0 and b"broken" not in disabled.stderr
 
 
+def test_a_misspelt_hook_is_a_load_failure_naming_the_plugin_and_the_hook(tmp_path):
+    """pluggy keeps a @hookimpl with no specification silently: a misspelt hook never runs."""
+    source = "from zoo import hookimpl\n\n@hookimpl\ndef on_epoch_ends(run, epoch):\n    pass\n"
+    site = make_distribution(tmp_path / "site", "zoo-typo", "0.1", {"zoo_typo": source}, {"typo": "zoo_typo"})
+    result = run_zoo("list", "--json", site=site)
+    assert ("encoder", "lstm") in components(result)
+    assert (b"plugin typo: failed to load: @hookimpl on_epoch_ends is not a zoo hook (did you mean on_epoch_end?)"
+            in result.stderr)
+    plugins = {p["name"]: p for p in json.loads(run_zoo("plugins", "--json", site=site).stdout)}
+    assert "on_epoch_ends is not a zoo hook" in plugins["typo"]["error"]
+
+
 def test_a_spec_needing_a_broken_plugins_component_names_the_plugin(tmp_path):
     site = make_distribution(tmp_path / "site", "zoo-broken", "0.1", {"zoo_broken": "raise RuntimeError('boom')"},
                              {"broken": "zoo_broken"})

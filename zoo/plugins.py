@@ -10,6 +10,7 @@ while everything else keeps working. ``ZOO_STRICT_PLUGINS=1`` makes any failure 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import os
 import re
@@ -142,6 +143,11 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not break zoo
             plugin.error = f"failed to load: {_describe(exc)}"
             continue
+        unknown = _unknown_hooks(manager, plugin.module)
+        if unknown:
+            manager.unregister(plugin.module)
+            plugin.error = f"failed to load: {unknown}"
+            continue
         _register_components(manager, registry, plugin)
 
     for plugin in loaded:
@@ -155,6 +161,25 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
             + "\n  ".join(f"{name}: {error}" for name, error in registry.failed.items())
         )
     return Plugins(manager, registry, loaded)
+
+
+def _unknown_hooks(manager: pluggy.PluginManager, module: Any) -> str | None:
+    """Why ``module``'s ``@hookimpl`` functions that match no zoo hook are an error, if it has any.
+
+    pluggy keeps such a function for a hook specification that may come later, so a misspelt
+    hook (``on_epochs_end``) would never be called, without a word.
+    """
+    known = sorted(name for name in dir(hookspecs) if not name.startswith("_")
+                   and manager.parse_hookspec_opts(hookspecs, name) is not None)
+    problems = []
+    for caller in manager.get_hookcallers(module) or []:
+        if caller.spec is None:
+            near = difflib.get_close_matches(caller.name, known, n=1)
+            problems.append(f"@hookimpl {caller.name} is not a zoo hook"
+                            + (f" (did you mean {near[0]}?)" if near else ""))
+    if not problems:
+        return None
+    return "; ".join(problems) + f"; zoo's hooks are {', '.join(known)}"
 
 
 def _add_working_directory() -> None:
