@@ -1,4 +1,4 @@
-"""A plugin encoder or head that breaks the shape contract is one message naming it and its plugin."""
+"""A plugin tokenizer, encoder or head that breaks its contract is one message naming it and its plugin."""
 
 from __future__ import annotations
 
@@ -51,8 +51,17 @@ def build_head(config, input_size, num_outputs):
     return torch.nn.Linear(input_size, num_outputs + 1)
 
 
+def build_tokenizer(config):
+    if config.mode == "string":
+        return str.strip                 # the text itself: its characters would become tokens
+    if config.mode == "empty":
+        return lambda text: ["", *text.split()]
+    return str.split
+
+
 @hookimpl
 def register_components(registry):
+    registry.register("tokenizer", "broken", config=Mode, factory=build_tokenizer)
     registry.register("encoder", "broken", config=Mode, factory=build_encoder)
     registry.register("head", "wide", config=Mode, factory=build_head)
 '''
@@ -80,6 +89,11 @@ def project(tmp_path):
                                                      "returned tuple"),
     (["model.encoder={type: broken, mode: raises}"], "encoder 'broken' from plugin shapes_plugin (not installed) "
                                                       "failed on a batch of 2 texts: IndexError: off by one"),
+    (["tokenizer={type: broken, mode: string}"], "tokenizer 'broken' from plugin shapes_plugin (not installed) "
+                                                  "turned 'A fine film, really.' into 'A fine film, really.', "
+                                                  "not a list of non-empty strings"),
+    (["tokenizer={type: broken, mode: empty}"], "tokenizer 'broken' from plugin shapes_plugin (not installed) "
+                                                 "turned 'A fine film, really.' into ['', 'A', "),
     (["model.head=wide"], "head 'wide' from plugin shapes_plugin (not installed) returned (2, 2) for a batch of "
                           "2 texts, expected a tensor of shape (2, 1)"),
 ])

@@ -90,6 +90,7 @@ def prepare_data(
     tokenizer_component = registry.get("tokenizer", spec.tokenizer.type)
     dataset = registry.build("dataset", data.dataset)
     tokenizer = registry.build("tokenizer", spec.tokenizer)
+    check_tokens(tokenizer, tokenizer_component)
 
     key_data = {
         "format": CACHE_FORMAT,
@@ -141,6 +142,31 @@ def prepare_data(
     if hit:  # what building this entry took, the first time
         info["built_timings"] = meta.get("timings", {})
     return PreparedData(vocab, splits, labels, info, multilabel)
+
+
+#: Texts every tokenizer must turn into a list of non-empty strings (docs/plugins.md).
+PROBE_TEXTS = ("A fine film, really.", "", "<br /><br />Bad :( 😀 ok!")
+
+
+def check_tokens(tokenizer: Callable[[str], Any], component: Any) -> None:
+    """Refuse a tokenizer that breaks its contract on :data:`PROBE_TEXTS`, naming its plugin.
+
+    Why: a tokenizer returning a string (its characters become the tokens) or empty tokens
+    would train a model on something else than words, without a word of warning.
+    """
+    from zoo.errors import PluginError
+
+    for text in PROBE_TEXTS:
+        try:
+            tokens = tokenizer(text)
+        except Exception as exc:  # noqa: BLE001 - the plugin's own failure, reported as its
+            problem = f"failed on {text!r}: {type(exc).__name__}: {exc}"
+        else:
+            if isinstance(tokens, (list, tuple)) and all(isinstance(t, str) and t for t in tokens):
+                continue
+            problem = f"turned {text!r} into {repr(tokens)[:80]}, not a list of non-empty strings"
+        raise PluginError(f"tokenizer '{component.name}' from plugin {component.plugin.name} "
+                          f"({component.plugin}) {problem}; see docs/plugins.md, The component interfaces")
 
 
 # ---------------------------------------------------------------------------------------------
