@@ -20,6 +20,7 @@ and consume no random numbers, so a spec without vectors computes exactly what i
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,22 +84,25 @@ def read_vectors(path: str | Path, words: dict[str, int], dim: int) -> tuple[dic
     path = Path(path)
     if not path.is_file():
         raise DataError(f"model.embedding.vectors: no file {path}")
-    with _open(path) as stream:
-        header = _header(stream.readline(MAX_LINE_BYTES + 1), path)
-        binary = header is not None and _looks_binary(stream.read(4096))
-    with _open(path) as stream:
-        if header is not None:
-            stream.readline(MAX_LINE_BYTES + 1)
-        entries = _binary_entries(stream, path, header) if binary else _text_entries(stream, path, header)
-        found: dict[int, np.ndarray] = {}
-        count = 0
-        for count, (word, vector, file_dim) in enumerate(entries, 1):
-            if count == 1 and file_dim != dim:
-                raise DataError(f"{path} holds {file_dim}-dimensional vectors but model.embedding.dim is {dim}; "
-                                f"set model.embedding.dim={file_dim} or use vectors of dimension {dim}")
-            index = words.get(word)
-            if index is not None and index not in found:
-                found[index] = vector
+    try:
+        with _open(path) as stream:
+            header = _header(stream.readline(MAX_LINE_BYTES + 1), path)
+            binary = header is not None and _looks_binary(stream.read(4096))
+        with _open(path) as stream:
+            if header is not None:
+                stream.readline(MAX_LINE_BYTES + 1)
+            entries = _binary_entries(stream, path, header) if binary else _text_entries(stream, path, header)
+            found: dict[int, np.ndarray] = {}
+            count = 0
+            for count, (word, vector, file_dim) in enumerate(entries, 1):
+                if count == 1 and file_dim != dim:
+                    raise DataError(f"{path} holds {file_dim}-dimensional vectors but model.embedding.dim is "
+                                    f"{dim}; set model.embedding.dim={file_dim} or use vectors of dimension {dim}")
+                index = words.get(word)
+                if index is not None and index not in found:
+                    found[index] = vector
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:  # a cut-off download, a damaged archive
+        raise DataError(f"{path}: the gzip data is damaged or truncated ({exc})") from None
     if header is not None and count != header[0]:
         raise DataError(f"{path}: the header announces {header[0]:,} words but the file holds {count:,}; "
                         "is it truncated?")
