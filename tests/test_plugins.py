@@ -64,6 +64,20 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_works(tmp_path):
     assert disabled.returncode == 0 and b"broken" not in disabled.stderr
 
 
+@pytest.mark.parametrize("source, error", [
+    ("import sys\nsys.exit(3)\n", "plugin quitter: failed to load: SystemExit: 3"),
+    ("from zoo import hookimpl\n\n@hookimpl\ndef register_components(registry):\n    raise SystemExit('bye')\n",
+     "plugin quitter: register_components failed: SystemExit: bye"),
+])
+def test_a_plugin_calling_sys_exit_is_isolated_not_the_end_of_zoo(tmp_path, source, error):
+    """A module that parses its own command line at import (or calls sys.exit) ended every command."""
+    site = make_distribution(tmp_path / "site", "zoo-quitter", "0.1", {"zoo_quitter": source},
+                             {"quitter": "zoo_quitter"})
+    result = run_zoo("list", "--json", site=site)
+    assert ("encoder", "lstm") in components(result)
+    assert error.encode() in result.stderr
+
+
 def test_a_misspelt_hook_is_a_load_failure_naming_the_plugin_and_the_hook(tmp_path):
     """pluggy keeps a @hookimpl with no specification silently: a misspelt hook never runs."""
     source = "from zoo import hookimpl\n\n@hookimpl\ndef on_epoch_ends(run, epoch):\n    pass\n"

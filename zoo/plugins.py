@@ -71,6 +71,12 @@ class Plugins:
         return [p for p in self.loaded if p.error]
 
 
+#: What a plugin's code may raise that zoo isolates. SystemExit too: a module that parses its own
+#: command line at import (argparse's error) or calls sys.exit would otherwise end every zoo
+#: command, silently or with a usage line that is not zoo's. Ctrl-C still stops zoo.
+PLUGIN_FAILURES: tuple[type[BaseException], ...] = (Exception, SystemExit)
+
+
 def _names_from_env(variable: str) -> list[str]:
     return [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
 
@@ -140,7 +146,7 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
         try:
             plugin.module = load()
             manager.register(plugin.module, name=info.name)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break zoo
+        except PLUGIN_FAILURES as exc:  # noqa: BLE001 - a broken plugin must not break zoo
             plugin.error = f"failed to load: {_describe(exc)}"
             continue
         unknown = _unknown_hooks(manager, plugin.module)
@@ -206,7 +212,7 @@ def _register_components(manager: pluggy.PluginManager, registry: Registry, plug
     try:
         for impl in impls:
             impl.function(registry=registry)
-    except Exception as exc:  # noqa: BLE001 - isolate the plugin, keep what others registered
+    except PLUGIN_FAILURES as exc:  # noqa: BLE001 - isolate the plugin, keep what others registered
         plugin.error = f"register_components failed: {exc}" if isinstance(exc, PluginError) else (
             f"register_components failed: {_describe(exc)}"
         )
@@ -228,7 +234,7 @@ def _would_register(load: Callable[[], Any]) -> frozenset[tuple[str, str]]:
     manager = pluggy.PluginManager(GROUP)
     manager.add_hookspecs(hookspecs)
     scratch = Registry()
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(*PLUGIN_FAILURES):
         manager.register(load())
         manager.hook.register_components(registry=scratch)
     return frozenset((c.kind, c.name) for c in scratch)
@@ -290,7 +296,7 @@ def call_attributed(plugin: str, hook_name: str, function: Callable[..., Any], k
     accepted = kwargs if argnames is None else {k: v for k, v in kwargs.items() if k in argnames}
     try:
         return function(**accepted)
-    except Exception as exc:  # noqa: BLE001 - attribute the failure to its plugin
+    except PLUGIN_FAILURES as exc:  # noqa: BLE001 - attribute the failure to its plugin
         # a ZooError is a message meant for the user (e.g. "pip install ..."): keep it plain
         detail = str(exc) if isinstance(exc, ZooError) else _describe(exc)
         raise PluginError(f"plugin {plugin} failed in {hook_name}: {detail}") from exc
