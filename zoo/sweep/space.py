@@ -292,9 +292,26 @@ def check_against(space: Space, base: dict[str, Any], source: str | Path, regist
 
 def _try(base: dict[str, Any], space: Space, values: dict[str, Any], registry: Any) -> tuple[str, str] | None:
     try:
-        trial_spec(base, space, values, registry)
+        spec = trial_spec(base, space, values, registry)
     except SpecError as exc:
         return exc.problems[0]
+    return _vectors_problem(spec.model.embedding)
+
+
+def _vectors_problem(embedding: Any) -> tuple[str, str] | None:
+    """Whether a trial's ``model.embedding.vectors`` file is missing or of another dimension:
+    found at its start, it would stop the worker, and every resume would retry it in vain."""
+    if embedding.vectors is None:
+        return None
+    from zoo.errors import DataError
+    from zoo.vectors import vectors_dim
+
+    try:
+        dim = vectors_dim(embedding.vectors)
+    except DataError as exc:
+        return "model.embedding.vectors", str(exc).removeprefix("model.embedding.vectors: ")
+    if dim != embedding.dim:
+        return "model.embedding.dim", f"the vectors in {embedding.vectors} are {dim}-dimensional"
     return None
 
 
