@@ -113,3 +113,42 @@ def test_a_component_keeping_the_contract_trains(project):
                      "--out", "run", cwd=project,
                      env={"PYTHONPATH": str(project), "ZOO_CACHE_DIR": str(project / "cache")})
     assert result.returncode == 0, result.stderr.decode()
+
+
+BUGGY_DATASET = '''
+from pydantic import BaseModel
+
+from zoo import hookimpl
+from zoo.data.interface import RawSplit
+
+
+class BuggyConfig(BaseModel):
+    """A dataset with a bug (a test component)."""
+
+
+class Buggy:
+    labels = ["neg", "pos"]
+
+    def __init__(self, config):
+        pass
+
+    def fingerprint(self, source):
+        return "buggy"
+
+    def load(self, source, cache_dir, *, seed=1):
+        return {"train": RawSplit(["a text"] * 4, [0, 1, 0])}   # 4 texts, 3 labels
+
+
+@hookimpl
+def register_components(registry):
+    registry.register("dataset", "buggy", config=BuggyConfig, factory=Buggy)
+'''
+
+
+def test_a_dataset_whose_load_fails_is_one_message_naming_it_and_its_plugin(project):
+    (project / "buggy_plugin.py").write_text(BUGGY_DATASET, encoding="utf-8")
+    result = run_zoo("-p", "buggy_plugin", "train", "tiny.yaml", "--set", "data.dataset=buggy", "--out", "run",
+                     cwd=project, env={"PYTHONPATH": str(project), "ZOO_CACHE_DIR": str(project / "cache")})
+    stderr = result.stderr.decode()
+    assert result.returncode == 2 and "Traceback" not in stderr, stderr
+    assert "dataset 'buggy' from plugin buggy_plugin failed in load: ValueError: 4 texts but 3 labels" in stderr

@@ -218,7 +218,7 @@ def _build_entry(
     with _progress(console) as progress:
         t0 = time.perf_counter()
         progress.status(f"reading {source}")
-        raw = _load(dataset, data, root)
+        raw = _load(dataset, data, root, key_data["dataset"]["plugin"][0])
         labels = list(dataset.labels)
         multilabel = bool(getattr(dataset, "multilabel", False))
         raw = checked_splits(raw, labels, data.dataset.type, multilabel)
@@ -273,12 +273,25 @@ def _verify(entry: Path, records: dict[str, Any]) -> None:
             raise ValueError(f"{name} is not the file this entry recorded (truncated, replaced or swapped)")
 
 
-def _load(dataset: Any, data: Any, root: Path) -> Any:
+def _load(dataset: Any, data: Any, root: Path, plugin: str) -> Any:
     """The dataset's splits; one whose ``load`` takes ``limit`` reads only the ``data.limit`` subset
-    (the same :func:`balanced_subset` zoo then takes, which leaves it as it is)."""
-    if data.limit is not None and "limit" in inspect.signature(dataset.load).parameters:
-        return dataset.load(data.source, root, seed=data.seed, limit=data.limit)
-    return dataset.load(data.source, root, seed=data.seed)
+    (the same :func:`balanced_subset` zoo then takes, which leaves it as it is).
+
+    Any failure but a :class:`~zoo.errors.ZooError` or an operating-system error (which the CLI
+    reports with the path) is the dataset's own bug, e.g. a :class:`RawSplit` of 40 texts and 30
+    labels: one message naming the dataset, as :func:`checked_splits` does for what it returns.
+    """
+    from zoo.errors import ZooError
+
+    try:
+        if data.limit is not None and "limit" in inspect.signature(dataset.load).parameters:
+            return dataset.load(data.source, root, seed=data.seed, limit=data.limit)
+        return dataset.load(data.source, root, seed=data.seed)
+    except (ZooError, OSError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - attributed to the dataset, traceback chained
+        raise DataError(f"dataset '{data.dataset.type}' from plugin {plugin} failed in load: "
+                        f"{type(exc).__name__}: {exc}") from exc
 
 
 def _remove_stale(entry: Path) -> None:
