@@ -78,6 +78,14 @@ def test_a_plugin_calling_sys_exit_is_isolated_not_the_end_of_zoo(tmp_path, sour
     assert error.encode() in result.stderr
 
 
+def test_naming_an_installed_plugins_module_with_p_loads_it_once_without_a_warning(tmp_path):
+    """docs/plugins.md: install the package, and during development also ``zoo -p zoo_bag.plugin``."""
+    site = make_distribution(tmp_path / "site", "zoo-dev", "0.1", {"zoo_dev": CNN_PLUGIN}, {"dev": "zoo_dev"})
+    result = run_zoo("-p", "zoo_dev", "list", "--json", site=site)
+    assert components(result)[("encoder", "bag")]["plugin"] == "dev"
+    assert b"warning" not in result.stderr, result.stderr.decode()
+
+
 def test_a_misspelt_hook_is_a_load_failure_naming_the_plugin_and_the_hook(tmp_path):
     """pluggy keeps a @hookimpl with no specification silently: a misspelt hook never runs."""
     source = "from zoo import hookimpl\n\n@hookimpl\ndef on_epoch_ends(run, epoch):\n    pass\n"

@@ -144,7 +144,13 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
             continue
         seen[info.name] = info
         try:
-            plugin.module = load()
+            module = load()
+            if manager.is_registered(module):
+                # zoo -p MODULE of a plugin that is installed too: it is loaded already, by its
+                # entry point's name (pluggy would refuse it with a dump of every plugin)
+                loaded.remove(plugin)
+                continue
+            plugin.module = module
             manager.register(plugin.module, name=info.name)
         except PLUGIN_FAILURES as exc:  # noqa: BLE001 - a broken plugin must not break zoo
             plugin.error = f"failed to load: {_describe(exc)}"
