@@ -86,6 +86,13 @@ def test_naming_an_installed_plugins_module_with_p_loads_it_once_without_a_warni
     assert b"warning" not in result.stderr, result.stderr.decode()
 
 
+def test_a_module_named_both_in_zoo_plugins_and_with_p_is_one_plugin(tmp_path):
+    site = make_distribution(tmp_path / "site", "unused", "0.1", {"devplug_twice": CNN_PLUGIN}, {})
+    result = run_zoo("-p", "devplug_twice", "list", "--json", site=site, env={"ZOO_PLUGINS": "devplug_twice"})
+    assert components(result)[("encoder", "bag")]["plugin"] == "devplug_twice"
+    assert b"warning" not in result.stderr, result.stderr.decode()
+
+
 def test_a_misspelt_hook_is_a_load_failure_naming_the_plugin_and_the_hook(tmp_path):
     """pluggy keeps a @hookimpl with no specification silently: a misspelt hook never runs."""
     source = "from zoo import hookimpl\n\n@hookimpl\ndef on_epoch_ends(run, epoch):\n    pass\n"

@@ -119,7 +119,8 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
     # zoo's built-ins first, whatever the order of sys.path: they own their names, a third-party
     # ``override=True`` then really replaces one, and listings start with the built-ins.
     candidates.sort(key=lambda candidate: not candidate[0].builtin)
-    named = (*_names_from_env("ZOO_PLUGINS"), *modules)
+    # a module named twice (ZOO_PLUGINS=m in the shell, and zoo -p m) is one plugin
+    named = tuple(dict.fromkeys((*_names_from_env("ZOO_PLUGINS"), *modules)))
     if named:
         _add_working_directory()
     for module_name in named:
