@@ -164,8 +164,9 @@ def journal(path: Path) -> Any:
     try:
         return JournalStorage(JournalFileBackend(str(path)))
     except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-        raise ZooError(f"{path} is damaged: {_first_bad_line(path) or f'a record Optuna cannot apply ({type(exc).__name__}: {exc})'}; it is not an Optuna journal "
-                       "zoo can read (restore it, or start the sweep again in a new folder)") from None
+        where = _first_bad_line(path) or f"a record Optuna cannot apply ({type(exc).__name__}: {exc})"
+        raise ZooError(f"{path} is damaged: {where}; it is not an Optuna journal zoo can read "
+                       "(restore it, or start the sweep again in a new folder)") from None
 
 
 def _first_bad_line(path: Path) -> str | None:
