@@ -56,7 +56,8 @@ CASES = {
                            "params: train.optimizer.lr.float.1: Input should be a finite number"),
     "infinite step": ({"params": {"model.embedding.dropout": {"float": [0.0, 0.5], "step": float("inf")}}},
                       "params: model.embedding.dropout.step: Input should be a finite number"),
-    "a boolean for an int end": (param(int=[True, 32]), "params: model.encoder.hidden_size.int.0: Input should be a valid integer"),
+    "a boolean for an int end": (param(int=[True, 32]),
+                                 "params: model.encoder.hidden_size.int.0: Input should be a valid integer"),
     "invalid low end": (param(int=[0, 32]),
                         "params: model.encoder.hidden_size: Input should be greater than 0 (got 0)"),
     "invalid high end": (param(int=[8, 100_000]),
@@ -166,7 +167,8 @@ def test_a_stepped_float_is_the_step_multiple_a_person_would_write():
 @pytest.mark.parametrize(("vectors", "expected"), [
     ("vec.txt", "params: model.embedding.dim: 16: the vectors in vec.txt are 8-dimensional"),
     ("vec.txt.gz", "params: model.embedding.dim: 16: the vectors in vec.txt.gz are 8-dimensional"),
-    ("missing.txt", "params: model.embedding.dim: 8 makes the spec invalid: model.embedding.vectors: no file missing.txt"),
+    ("missing.txt",
+     "params: model.embedding.dim: 8 makes the spec invalid: model.embedding.vectors: no file missing.txt"),
 ])
 def test_embedding_sizes_the_vectors_file_does_not_have_are_refused_before_any_trial(
         vectors, expected, tmp_path, capsys, monkeypatch):
