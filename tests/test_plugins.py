@@ -64,6 +64,47 @@ def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_works(tmp_path):
     assert disabled.returncode == 0 and b"broken" not in disabled.stderr
 
 
+@pytest.mark.parametrize("source, error", [
+    ("import sys\nsys.exit(3)\n", "plugin quitter: failed to load: SystemExit: 3"),
+    ("from zoo import hookimpl\n\n@hookimpl\ndef register_components(registry):\n    raise SystemExit('bye')\n",
+     "plugin quitter: register_components failed: SystemExit: bye"),
+])
+def test_a_plugin_calling_sys_exit_is_isolated_not_the_end_of_zoo(tmp_path, source, error):
+    """A module that parses its own command line at import (or calls sys.exit) ended every command."""
+    site = make_distribution(tmp_path / "site", "zoo-quitter", "0.1", {"zoo_quitter": source},
+                             {"quitter": "zoo_quitter"})
+    result = run_zoo("list", "--json", site=site)
+    assert ("encoder", "lstm") in components(result)
+    assert error.encode() in result.stderr
+
+
+def test_naming_an_installed_plugins_module_with_p_loads_it_once_without_a_warning(tmp_path):
+    """docs/plugins.md: install the package, and during development also ``zoo -p zoo_bag.plugin``."""
+    site = make_distribution(tmp_path / "site", "zoo-dev", "0.1", {"zoo_dev": CNN_PLUGIN}, {"dev": "zoo_dev"})
+    result = run_zoo("-p", "zoo_dev", "list", "--json", site=site)
+    assert components(result)[("encoder", "bag")]["plugin"] == "dev"
+    assert b"warning" not in result.stderr, result.stderr.decode()
+
+
+def test_a_module_named_both_in_zoo_plugins_and_with_p_is_one_plugin(tmp_path):
+    site = make_distribution(tmp_path / "site", "unused", "0.1", {"devplug_twice": CNN_PLUGIN}, {})
+    result = run_zoo("-p", "devplug_twice", "list", "--json", site=site, env={"ZOO_PLUGINS": "devplug_twice"})
+    assert components(result)[("encoder", "bag")]["plugin"] == "devplug_twice"
+    assert b"warning" not in result.stderr, result.stderr.decode()
+
+
+def test_a_misspelt_hook_is_a_load_failure_naming_the_plugin_and_the_hook(tmp_path):
+    """pluggy keeps a @hookimpl with no specification silently: a misspelt hook never runs."""
+    source = "from zoo import hookimpl\n\n@hookimpl\ndef on_epoch_ends(run, epoch):\n    pass\n"
+    site = make_distribution(tmp_path / "site", "zoo-typo", "0.1", {"zoo_typo": source}, {"typo": "zoo_typo"})
+    result = run_zoo("list", "--json", site=site)
+    assert ("encoder", "lstm") in components(result)
+    assert (b"plugin typo: failed to load: @hookimpl on_epoch_ends is not a zoo hook (did you mean on_epoch_end?)"
+            in result.stderr)
+    plugins = {p["name"]: p for p in json.loads(run_zoo("plugins", "--json", site=site).stdout)}
+    assert "on_epoch_ends is not a zoo hook" in plugins["typo"]["error"]
+
+
 def test_a_spec_needing_a_broken_plugins_component_names_the_plugin(tmp_path):
     site = make_distribution(tmp_path / "site", "zoo-broken", "0.1", {"zoo_broken": "raise RuntimeError('boom')"},
                              {"broken": "zoo_broken"})

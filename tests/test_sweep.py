@@ -219,3 +219,15 @@ def test_a_second_sweep_into_the_same_folder_must_be_the_same_sweep(zoo, tmp_pat
     assert status == 2
     assert f"{out} holds another sweep: the spec (with its --set overrides) differ" in stderr
     assert len(shown(zoo, out)["trials"]) == 1
+
+
+def test_a_sweep_whose_every_trial_failed_exits_non_zero_saying_there_is_no_best_spec(zoo, tmp_path):
+    """``zoo sweep ... && zoo train DIR/best.yaml`` must stop at the sweep, not at a missing file."""
+    space = {"sampler": "random", "pruner": "none", "params": {"train.optimizer.lr": {"choice": [1.0e30]},
+                                                               "model.head": {"choice": ["mlp"]}}}  # diverges
+    out = tmp_path / "sweep"
+    args = [*files(tmp_path, space), "--trials", "1", "--out", out, "--set", "train.optimizer.name=sgd"]
+    status, _, stderr = zoo("sweep", *args)
+    assert status == 2 and "no trial of the sweep in" in stderr and "so there is no best.yaml" in stderr
+    assert not (out / "best.yaml").exists()
+    assert shown(zoo, out)["best"] is None  # reporting it is no failure

@@ -52,6 +52,12 @@ CASES = {
                       "params: model.encoder.hiden_size: unknown field; did you mean 'hidden_size'?"),
     "misspelt section": ({"params": {"modle.encoder.hidden_size": {"int": [8, 32]}}},
                          "params: modle.encoder.hidden_size: modle: unknown field; did you mean 'model'?"),
+    "infinite float end": ({"params": {"train.optimizer.lr": {"float": [0.001, float("inf")]}}},
+                           "params: train.optimizer.lr.float.1: Input should be a finite number"),
+    "infinite step": ({"params": {"model.embedding.dropout": {"float": [0.0, 0.5], "step": float("inf")}}},
+                      "params: model.embedding.dropout.step: Input should be a finite number"),
+    "a boolean for an int end": (param(int=[True, 32]),
+                                 "params: model.encoder.hidden_size.int.0: Input should be a valid integer"),
     "invalid low end": (param(int=[0, 32]),
                         "params: model.encoder.hidden_size: Input should be greater than 0 (got 0)"),
     "invalid high end": (param(int=[8, 100_000]),
@@ -156,3 +162,27 @@ def test_a_stepped_float_is_the_step_multiple_a_person_would_write():
     param = Param.model_validate({"float": [0.0, 0.5], "step": 0.1})
     assert param.sample("x", optuna.trial.FixedTrial({"x": 0.30000000000000004})) == 0.3
     assert param.grid() == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+
+
+@pytest.mark.parametrize(("vectors", "expected"), [
+    ("vec.txt", "params: model.embedding.dim: 16: the vectors in vec.txt are 8-dimensional"),
+    ("vec.txt.gz", "params: model.embedding.dim: 16: the vectors in vec.txt.gz are 8-dimensional"),
+    ("missing.txt",
+     "params: model.embedding.dim: 8 makes the spec invalid: model.embedding.vectors: no file missing.txt"),
+])
+def test_embedding_sizes_the_vectors_file_does_not_have_are_refused_before_any_trial(
+        vectors, expected, tmp_path, capsys, monkeypatch):
+    """Found by a trial, the mismatch stopped the worker, and every --resume retried it in vain."""
+    import gzip
+
+    monkeypatch.chdir(tmp_path)
+    line = ("film " + " ".join(["0.5"] * 8) + "\n").encode()
+    (tmp_path / "vec.txt").write_bytes(line)
+    (tmp_path / "vec.txt.gz").write_bytes(gzip.compress(b"1 8\n" + line))
+    spec = {**SPEC, "model": {**SPEC["model"], "embedding": {"dim": 8, "vectors": vectors}}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump({"params": {"model.embedding.dim": {"choice": [8, 16]}}}))
+    status = main(["sweep", "spec.yaml", "--space", "space.yaml", "--trials", "2", "--out", "sweep"])
+    error = capsys.readouterr().err
+    assert status == 2 and f"error: invalid search space space.yaml: {expected}" in error, error
+    assert not (tmp_path / "sweep").exists()

@@ -108,3 +108,10 @@ def test_check_dataset_names_the_broken_rule(tmp_path, how, message):
     with pytest.raises(AssertionError) as caught:
         check_dataset(_broken(how), source)
     assert message in str(caught.value)
+
+
+def test_check_tokenizer_fails_an_unpicklable_tokenizer_as_a_check_not_a_crash():
+    from zoo.testing import check_tokenizer
+
+    with pytest.raises(AssertionError, match="the tokenizer must be picklable"):
+        check_tokenizer(lambda text: text.split())

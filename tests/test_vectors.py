@@ -133,6 +133,19 @@ def test_a_missing_file_is_named(tmp_path):
         read_vectors(tmp_path / "nope.txt", {}, 3)
 
 
+@pytest.mark.parametrize("damage", ["truncated", "corrupt"])
+def test_a_damaged_gzip_file_is_a_data_error_naming_it(tmp_path, damage):
+    """A cut-off download of glove.txt.gz, or flipped bytes: one message, not gzip's traceback."""
+    data = bytearray(text_file(tmp_path / "glove.txt.gz").read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data[-8:-4] = bytes(b ^ 0xFF for b in data[-8:-4])  # its CRC
+    (tmp_path / "glove.txt.gz").write_bytes(bytes(data))
+    with pytest.raises(DataError, match="glove.txt.gz: the gzip data is damaged or truncated"):
+        read_vectors(tmp_path / "glove.txt.gz", {}, 3)
+
+
 def test_files_written_by_gensim_load(tmp_path):
     gensim = pytest.importorskip("gensim")
     keyed = gensim.models.KeyedVectors(3)

@@ -52,7 +52,11 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     from zoo.sweep.trial import run_worker
 
     study = run_worker(sweep, timeout=args.timeout)
-    _report(sweep, args.json, study)
+    result = _report(sweep, args.json, study)
+    if result["best"] is None and result["trials_counted"] >= result["trials_wanted"]:
+        # a script's next step (zoo train DIR/best.yaml) has nothing to train
+        raise ZooError(f"no trial of the sweep in {sweep.dir} completed ({result['trials_counted']} failed or "
+                       "were pruned; see the notes above), so there is no best.yaml")
 
 
 def _recorded(folder: str):
@@ -89,7 +93,8 @@ def _new(args: argparse.Namespace):
     return sweep.start()
 
 
-def _report(sweep, as_json: bool, study=None) -> None:
+def _report(sweep, as_json: bool, study=None) -> dict:
+    """Print the sweep's report (table, best.yaml, plots) and return it."""
     from zoo.console import print_json
     from zoo.sweep.report import report, show
     from zoo.sweep.study import open_study
@@ -99,6 +104,7 @@ def _report(sweep, as_json: bool, study=None) -> None:
         print_json(result)
     else:
         show(result)
+    return result
 
 
 def _count(text: str) -> int:

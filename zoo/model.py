@@ -56,6 +56,47 @@ def build_model(
     return TextClassifier(embedding, encoder, head, model_spec.embedding.dropout, num_outputs)
 
 
+def check_shapes(model: TextClassifier, model_spec: BaseModel, registry: Registry) -> None:
+    """Run a tiny made-up batch through ``model`` and check its encoder's and head's outputs.
+
+    Why: an encoder or head of a plugin that breaks the shape contract (docs/plugins.md) would
+    otherwise fail deep inside the loss or the next layer with torch's traceback, naming neither
+    the component nor its plugin. Evaluation mode without gradients draws no random numbers and
+    changes no weights or buffers, so a run computes exactly what it would without the check.
+    """
+    from zoo.errors import PluginError, ZooError
+
+    device = model.embedding.weight.device
+    ids = (torch.arange(6) % max(model.embedding.num_embeddings - 1, 1) + 1).view(2, 3).to(device)
+    lengths = torch.tensor([3, 2], dtype=torch.int64)
+    expected = {"encoder": (2, model.encoder.output_size), "head": (2, model.num_outputs)}
+
+    def blame(kind: str, problem: str) -> PluginError:
+        name = getattr(model_spec, kind).type
+        plugin = registry.get(kind, name).plugin
+        return PluginError(f"{kind} '{name}' from plugin {plugin.name} ({plugin}) {problem}; "
+                           "see docs/plugins.md, The component interfaces")
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            value: torch.Tensor = model.embedding(ids)
+            for kind, call in (("encoder", lambda x: model.encoder(x, lengths)), ("head", model.head)):
+                try:
+                    value = call(value)
+                except ZooError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - the plugin's own failure, reported as its
+                    raise blame(kind, f"failed on a batch of 2 texts: {type(exc).__name__}: {exc}") from exc
+                if not isinstance(value, torch.Tensor) or tuple(value.shape) != expected[kind]:
+                    got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                    raise blame(kind, f"returned {got} for a batch of 2 texts, expected a tensor of shape "
+                                      f"{expected[kind]} (batch, {'output_size' if kind == 'encoder' else 'outputs'})")
+    finally:
+        model.train(was_training)
+
+
 def count_parameters(model: nn.Module) -> int:
     """Trainable parameters of ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

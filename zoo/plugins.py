@@ -10,6 +10,7 @@ while everything else keeps working. ``ZOO_STRICT_PLUGINS=1`` makes any failure 
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import os
 import re
@@ -70,6 +71,12 @@ class Plugins:
         return [p for p in self.loaded if p.error]
 
 
+#: What a plugin's code may raise that zoo isolates. SystemExit too: a module that parses its own
+#: command line at import (argparse's error) or calls sys.exit would otherwise end every zoo
+#: command, silently or with a usage line that is not zoo's. Ctrl-C still stops zoo.
+PLUGIN_FAILURES: tuple[type[BaseException], ...] = (Exception, SystemExit)
+
+
 def _names_from_env(variable: str) -> list[str]:
     return [name.strip() for name in os.environ.get(variable, "").split(",") if name.strip()]
 
@@ -112,7 +119,8 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
     # zoo's built-ins first, whatever the order of sys.path: they own their names, a third-party
     # ``override=True`` then really replaces one, and listings start with the built-ins.
     candidates.sort(key=lambda candidate: not candidate[0].builtin)
-    named = (*_names_from_env("ZOO_PLUGINS"), *modules)
+    # a module named twice (ZOO_PLUGINS=m in the shell, and zoo -p m) is one plugin
+    named = tuple(dict.fromkeys((*_names_from_env("ZOO_PLUGINS"), *modules)))
     if named:
         _add_working_directory()
     for module_name in named:
@@ -137,10 +145,21 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
             continue
         seen[info.name] = info
         try:
-            plugin.module = load()
+            module = load()
+            if manager.is_registered(module):
+                # zoo -p MODULE of a plugin that is installed too: it is loaded already, by its
+                # entry point's name (pluggy would refuse it with a dump of every plugin)
+                loaded.remove(plugin)
+                continue
+            plugin.module = module
             manager.register(plugin.module, name=info.name)
-        except Exception as exc:  # noqa: BLE001 - a broken plugin must not break zoo
+        except PLUGIN_FAILURES as exc:  # noqa: BLE001 - a broken plugin must not break zoo
             plugin.error = f"failed to load: {_describe(exc)}"
+            continue
+        unknown = _unknown_hooks(manager, plugin.module)
+        if unknown:
+            manager.unregister(plugin.module)
+            plugin.error = f"failed to load: {unknown}"
             continue
         _register_components(manager, registry, plugin)
 
@@ -155,6 +174,25 @@ def load_plugins(modules: tuple[str, ...] = ()) -> Plugins:
             + "\n  ".join(f"{name}: {error}" for name, error in registry.failed.items())
         )
     return Plugins(manager, registry, loaded)
+
+
+def _unknown_hooks(manager: pluggy.PluginManager, module: Any) -> str | None:
+    """Why ``module``'s ``@hookimpl`` functions that match no zoo hook are an error, if it has any.
+
+    pluggy keeps such a function for a hook specification that may come later, so a misspelt
+    hook (``on_epochs_end``) would never be called, without a word.
+    """
+    known = sorted(name for name in dir(hookspecs) if not name.startswith("_")
+                   and manager.parse_hookspec_opts(hookspecs, name) is not None)
+    problems = []
+    for caller in manager.get_hookcallers(module) or []:
+        if caller.spec is None:
+            near = difflib.get_close_matches(caller.name, known, n=1)
+            problems.append(f"@hookimpl {caller.name} is not a zoo hook"
+                            + (f" (did you mean {near[0]}?)" if near else ""))
+    if not problems:
+        return None
+    return "; ".join(problems) + f"; zoo's hooks are {', '.join(known)}"
 
 
 def _add_working_directory() -> None:
@@ -181,7 +219,7 @@ def _register_components(manager: pluggy.PluginManager, registry: Registry, plug
     try:
         for impl in impls:
             impl.function(registry=registry)
-    except Exception as exc:  # noqa: BLE001 - isolate the plugin, keep what others registered
+    except PLUGIN_FAILURES as exc:  # noqa: BLE001 - isolate the plugin, keep what others registered
         plugin.error = f"register_components failed: {exc}" if isinstance(exc, PluginError) else (
             f"register_components failed: {_describe(exc)}"
         )
@@ -203,7 +241,7 @@ def _would_register(load: Callable[[], Any]) -> frozenset[tuple[str, str]]:
     manager = pluggy.PluginManager(GROUP)
     manager.add_hookspecs(hookspecs)
     scratch = Registry()
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(*PLUGIN_FAILURES):
         manager.register(load())
         manager.hook.register_components(registry=scratch)
     return frozenset((c.kind, c.name) for c in scratch)
@@ -265,7 +303,7 @@ def call_attributed(plugin: str, hook_name: str, function: Callable[..., Any], k
     accepted = kwargs if argnames is None else {k: v for k, v in kwargs.items() if k in argnames}
     try:
         return function(**accepted)
-    except Exception as exc:  # noqa: BLE001 - attribute the failure to its plugin
+    except PLUGIN_FAILURES as exc:  # noqa: BLE001 - attribute the failure to its plugin
         # a ZooError is a message meant for the user (e.g. "pip install ..."): keep it plain
         detail = str(exc) if isinstance(exc, ZooError) else _describe(exc)
         raise PluginError(f"plugin {plugin} failed in {hook_name}: {detail}") from exc

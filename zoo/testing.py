@@ -263,7 +263,11 @@ def check_tokenizer(tokenizer: Any, texts: Iterable[str] = SAMPLE_TEXTS, *, regi
     """Check a tokenizer: ``str -> list[str]`` for any text, and the same after pickling; returns it."""
     if not callable(tokenizer) or isinstance(tokenizer, (str, dict, BaseModel)):
         tokenizer = _registry(registry).build("tokenizer", tokenizer)
-    copy = pickle.loads(pickle.dumps(tokenizer))  # data preparation tokenizes in worker processes
+    try:  # data preparation tokenizes in worker processes
+        copy = pickle.loads(pickle.dumps(tokenizer))
+    except Exception as exc:  # noqa: BLE001 - pickle's many errors are one failed check
+        raise AssertionError(f"the tokenizer must be picklable (a frozen dataclass with __call__ is), "
+                             f"not {tokenizer!r}: {type(exc).__name__}: {exc}") from exc
     for text in texts:
         tokens = tokenizer(text)
         assert isinstance(tokens, list) and all(isinstance(t, str) and t for t in tokens), (

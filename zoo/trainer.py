@@ -25,7 +25,7 @@ from zoo.errors import RunError, ZooError
 from zoo.loggers import build_loggers
 from zoo.limits import MAX_PARAMETERS
 from zoo.memory_estimate import check_training_memory
-from zoo.model import TextClassifier, build_model, count_parameters, planned_state
+from zoo.model import TextClassifier, build_model, check_shapes, count_parameters, planned_state
 from zoo.parallel import batch_shards, resolve_shards
 from zoo.plugins import Plugins, get_plugins, notify
 from zoo.progress import TrainProgress
@@ -331,6 +331,7 @@ class _Trainer:
         torch.manual_seed(train.seed)
         self.model = build_model(spec.model, vocab_size=len(self.data.vocab), num_outputs=self.task.num_outputs,
                                  registry=plugins.registry).to(device)
+        check_shapes(self.model, spec.model, plugins.registry)
         self.vectors = self._pretrained_vectors(fresh)
         # before the run folder is made, and before DDP wraps the model (the check's backward
         # pass on CUDA must not reach DDP's hooks)

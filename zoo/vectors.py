@@ -20,7 +20,9 @@ and consume no random numbers, so a spec without vectors computes exactly what i
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -83,22 +85,23 @@ def read_vectors(path: str | Path, words: dict[str, int], dim: int) -> tuple[dic
     path = Path(path)
     if not path.is_file():
         raise DataError(f"model.embedding.vectors: no file {path}")
-    with _open(path) as stream:
-        header = _header(stream.readline(MAX_LINE_BYTES + 1), path)
-        binary = header is not None and _looks_binary(stream.read(4096))
-    with _open(path) as stream:
-        if header is not None:
-            stream.readline(MAX_LINE_BYTES + 1)
-        entries = _binary_entries(stream, path, header) if binary else _text_entries(stream, path, header)
-        found: dict[int, np.ndarray] = {}
-        count = 0
-        for count, (word, vector, file_dim) in enumerate(entries, 1):
-            if count == 1 and file_dim != dim:
-                raise DataError(f"{path} holds {file_dim}-dimensional vectors but model.embedding.dim is {dim}; "
-                                f"set model.embedding.dim={file_dim} or use vectors of dimension {dim}")
-            index = words.get(word)
-            if index is not None and index not in found:
-                found[index] = vector
+    with _gzip_errors(path):
+        with _open(path) as stream:
+            header = _header(stream.readline(MAX_LINE_BYTES + 1), path)
+            binary = header is not None and _looks_binary(stream.read(4096))
+        with _open(path) as stream:
+            if header is not None:
+                stream.readline(MAX_LINE_BYTES + 1)
+            entries = _binary_entries(stream, path, header) if binary else _text_entries(stream, path, header)
+            found: dict[int, np.ndarray] = {}
+            count = 0
+            for count, (word, vector, file_dim) in enumerate(entries, 1):
+                if count == 1 and file_dim != dim:
+                    raise DataError(f"{path} holds {file_dim}-dimensional vectors but model.embedding.dim is "
+                                    f"{dim}; set model.embedding.dim={file_dim} or use vectors of dimension {dim}")
+                index = words.get(word)
+                if index is not None and index not in found:
+                    found[index] = vector
     if header is not None and count != header[0]:
         raise DataError(f"{path}: the header announces {header[0]:,} words but the file holds {count:,}; "
                         "is it truncated?")
@@ -106,6 +109,34 @@ def read_vectors(path: str | Path, words: dict[str, int], dim: int) -> tuple[dic
         raise DataError(f"{path} holds no vectors")
     coverage = Coverage(str(path), "word2vec binary" if binary else "text", dim, count, len(words), len(found))
     return found, coverage
+
+
+def vectors_dim(path: str | Path) -> int:
+    """The dimension of the vectors in ``path``, from its header or first entry alone.
+
+    Cheap whatever the file's size, so that ``zoo sweep`` can check every ``model.embedding.dim``
+    it will try against the file before any trial starts.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"model.embedding.vectors: no file {path}")
+    with _gzip_errors(path), _open(path) as stream:
+        header = _header(stream.readline(MAX_LINE_BYTES + 1), path)
+        if header is not None:
+            return header[1]
+    with _gzip_errors(path), _open(path) as stream:
+        for _word, _vector, dim in _text_entries(stream, path, None):
+            return dim
+    raise DataError(f"{path} holds no vectors")
+
+
+@contextmanager
+def _gzip_errors(path: Path) -> Iterator[None]:
+    """gzip's errors for a cut-off download or a damaged archive, as one :class:`DataError`."""
+    try:
+        yield
+    except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: the gzip data is damaged or truncated ({exc})") from None
 
 
 def _open(path: Path) -> IO[bytes]:

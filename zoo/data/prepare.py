@@ -90,6 +90,7 @@ def prepare_data(
     tokenizer_component = registry.get("tokenizer", spec.tokenizer.type)
     dataset = registry.build("dataset", data.dataset)
     tokenizer = registry.build("tokenizer", spec.tokenizer)
+    check_tokens(tokenizer, tokenizer_component)
 
     key_data = {
         "format": CACHE_FORMAT,
@@ -143,6 +144,31 @@ def prepare_data(
     return PreparedData(vocab, splits, labels, info, multilabel)
 
 
+#: Texts every tokenizer must turn into a list of non-empty strings (docs/plugins.md).
+PROBE_TEXTS = ("A fine film, really.", "", "<br /><br />Bad :( 😀 ok!")
+
+
+def check_tokens(tokenizer: Callable[[str], Any], component: Any) -> None:
+    """Refuse a tokenizer that breaks its contract on :data:`PROBE_TEXTS`, naming its plugin.
+
+    Why: a tokenizer returning a string (its characters become the tokens) or empty tokens
+    would train a model on something else than words, without a word of warning.
+    """
+    from zoo.errors import PluginError
+
+    for text in PROBE_TEXTS:
+        try:
+            tokens = tokenizer(text)
+        except Exception as exc:  # noqa: BLE001 - the plugin's own failure, reported as its
+            problem = f"failed on {text!r}: {type(exc).__name__}: {exc}"
+        else:
+            if isinstance(tokens, (list, tuple)) and all(isinstance(t, str) and t for t in tokens):
+                continue
+            problem = f"turned {text!r} into {repr(tokens)[:80]}, not a list of non-empty strings"
+        raise PluginError(f"tokenizer '{component.name}' from plugin {component.plugin.name} "
+                          f"({component.plugin}) {problem}; see docs/plugins.md, The component interfaces")
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -192,7 +218,7 @@ def _build_entry(
     with _progress(console) as progress:
         t0 = time.perf_counter()
         progress.status(f"reading {source}")
-        raw = _load(dataset, data, root)
+        raw = _load(dataset, data, root, key_data["dataset"]["plugin"][0])
         labels = list(dataset.labels)
         multilabel = bool(getattr(dataset, "multilabel", False))
         raw = checked_splits(raw, labels, data.dataset.type, multilabel)
@@ -247,12 +273,25 @@ def _verify(entry: Path, records: dict[str, Any]) -> None:
             raise ValueError(f"{name} is not the file this entry recorded (truncated, replaced or swapped)")
 
 
-def _load(dataset: Any, data: Any, root: Path) -> Any:
+def _load(dataset: Any, data: Any, root: Path, plugin: str) -> Any:
     """The dataset's splits; one whose ``load`` takes ``limit`` reads only the ``data.limit`` subset
-    (the same :func:`balanced_subset` zoo then takes, which leaves it as it is)."""
-    if data.limit is not None and "limit" in inspect.signature(dataset.load).parameters:
-        return dataset.load(data.source, root, seed=data.seed, limit=data.limit)
-    return dataset.load(data.source, root, seed=data.seed)
+    (the same :func:`balanced_subset` zoo then takes, which leaves it as it is).
+
+    Any failure but a :class:`~zoo.errors.ZooError` or an operating-system error (which the CLI
+    reports with the path) is the dataset's own bug, e.g. a :class:`RawSplit` of 40 texts and 30
+    labels: one message naming the dataset, as :func:`checked_splits` does for what it returns.
+    """
+    from zoo.errors import ZooError
+
+    try:
+        if data.limit is not None and "limit" in inspect.signature(dataset.load).parameters:
+            return dataset.load(data.source, root, seed=data.seed, limit=data.limit)
+        return dataset.load(data.source, root, seed=data.seed)
+    except (ZooError, OSError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - attributed to the dataset, traceback chained
+        raise DataError(f"dataset '{data.dataset.type}' from plugin {plugin} failed in load: "
+                        f"{type(exc).__name__}: {exc}") from exc
 
 
 def _remove_stale(entry: Path) -> None:

@@ -65,15 +65,27 @@ class _Strict(BaseModel):
 Scalar = str | int | float | bool | None
 
 
+def _not_a_boolean(value: Any) -> Any:
+    """YAML reads ``true`` as a boolean, which pydantic would take for the integer 1."""
+    if isinstance(value, bool):
+        raise ValueError(f"Input should be a valid integer, not the boolean {str(value).lower()}")
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_not_a_boolean)]
+#: Range ends and steps are finite: Optuna cannot sample from a range reaching infinity.
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class Param(_Strict):
     """One varied field: ``{choice: [...]}``, ``{int: [low, high]}`` or ``{float: [low, high]}``;
     ranges take ``log: true`` (sample the logarithm uniformly) or a ``step``."""
 
     choice: list[Any] | None = Field(None, min_length=1)
-    int_range: tuple[int, int] | None = Field(None, alias="int")
-    float_range: tuple[float, float] | None = Field(None, alias="float")
+    int_range: tuple[Whole, Whole] | None = Field(None, alias="int")
+    float_range: tuple[Finite, Finite] | None = Field(None, alias="float")
     log: bool = False
-    step: float | None = Field(None, gt=0)
+    step: Finite | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _one_distribution(self) -> Param:
@@ -280,9 +292,26 @@ def check_against(space: Space, base: dict[str, Any], source: str | Path, regist
 
 def _try(base: dict[str, Any], space: Space, values: dict[str, Any], registry: Any) -> tuple[str, str] | None:
     try:
-        trial_spec(base, space, values, registry)
+        spec = trial_spec(base, space, values, registry)
     except SpecError as exc:
         return exc.problems[0]
+    return _vectors_problem(spec.model.embedding)
+
+
+def _vectors_problem(embedding: Any) -> tuple[str, str] | None:
+    """Whether a trial's ``model.embedding.vectors`` file is missing or of another dimension:
+    found at its start, it would stop the worker, and every resume would retry it in vain."""
+    if embedding.vectors is None:
+        return None
+    from zoo.errors import DataError
+    from zoo.vectors import vectors_dim
+
+    try:
+        dim = vectors_dim(embedding.vectors)
+    except DataError as exc:
+        return "model.embedding.vectors", str(exc).removeprefix("model.embedding.vectors: ")
+    if dim != embedding.dim:
+        return "model.embedding.dim", f"the vectors in {embedding.vectors} are {dim}-dimensional"
     return None
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -118,14 +119,13 @@ class Sweep:
 def storage(sweep: Sweep) -> Any:
     """Optuna's storage: a journal file (the folder's own, or a path, e.g. on a shared file
     system) or a database URL that Optuna's RDB storage accepts (``sqlite:///``, ``postgresql://``...)."""
-    from optuna.storages import JournalStorage, RDBStorage
-    from optuna.storages.journal import JournalFileBackend
+    from optuna.storages import RDBStorage
 
     if sweep.storage is None or "://" not in sweep.storage:
         path = sweep.dir / JOURNAL_FILE if sweep.storage is None else Path(sweep.storage)
         if not path.parent.is_dir():
             raise ZooError(f"--storage {path}: the folder {path.parent} does not exist")
-        return JournalStorage(JournalFileBackend(str(path)))
+        return journal(path)
     try:
         return RDBStorage(sweep.storage)
     except ImportError as exc:
@@ -134,6 +134,51 @@ def storage(sweep: Sweep) -> Any:
     except Exception as exc:  # noqa: BLE001 - SQLAlchemy's many connection and URL errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ZooError(f"--storage {safe_url(sweep.storage)}: cannot open the study database: {first}") from None
+
+
+def journal(path: Path) -> Any:
+    """Optuna's journal storage in ``path``, its unfinished last record dropped.
+
+    A worker killed (or a disk filled) in the middle of an append leaves a last line without its
+    newline. Optuna skips it when reading, but the next append would be glued to it, making a
+    line no reader can parse: the whole study would be lost. So it is cut off first, under the
+    journal's own lock (no worker is writing then). A journal that still does not parse (edited,
+    damaged, not a journal) is one error naming its first bad line.
+    """
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+
+    if path.is_file() and path.stat().st_size:
+        lock = JournalFileSymlinkLock(str(path))
+        lock.acquire()
+        try:
+            data = path.read_bytes()
+            if not data.endswith(b"\n"):
+                keep = data.rfind(b"\n") + 1
+                with path.open("r+b") as handle:
+                    handle.truncate(keep)
+                print(f"zoo: note: {path}: dropped an unfinished last record ({len(data) - keep} bytes) "
+                      "left by a worker that stopped while writing it", file=sys.stderr)
+        finally:
+            lock.release()
+    try:
+        return JournalStorage(JournalFileBackend(str(path)))
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        where = _first_bad_line(path) or f"a record Optuna cannot apply ({type(exc).__name__}: {exc})"
+        raise ZooError(f"{path} is damaged: {where}; it is not an Optuna journal zoo can read "
+                       "(restore it, or start the sweep again in a new folder)") from None
+
+
+def _first_bad_line(path: Path) -> str | None:
+    """Where the journal ``path`` stops being one JSON object per line, if it does."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, 1):
+            try:
+                if not isinstance(json.loads(line), dict):
+                    raise ValueError
+            except ValueError:
+                return f"line {number} is not a journal record ({line[:40]!r})"
+    return None
 
 
 def safe_url(url: str) -> str:
@@ -145,14 +190,26 @@ def safe_url(url: str) -> str:
     return f"{scheme}{sep}{credentials.split(':', 1)[0]}:***@{host}"
 
 
-def sampler(space: Space) -> Any:
+def sampler(space: Space, trials_before: int = 0) -> Any:
+    """The space's sampler, for a worker that finds ``trials_before`` trials in the study.
+
+    A seeded sampler starts its random stream over in every process; seeded alike, a worker
+    resuming a sweep would draw the very parameters the first trials already had. So once the
+    study holds trials, the seed is derived from the space's seed and their number: a fresh
+    sweep is seeded as the space says, a resumed one goes on to new values, reproducibly.
+    """
     import optuna
 
+    seed = space.seed
+    if seed is not None and trials_before:
+        import numpy as np
+
+        seed = int(np.random.SeedSequence([seed, trials_before]).generate_state(1)[0])
     if space.sampler == "grid":
-        return optuna.samplers.GridSampler(space.grid(), seed=space.seed)
+        return optuna.samplers.GridSampler(space.grid(), seed=seed)
     if space.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=space.seed)
-    return optuna.samplers.TPESampler(seed=space.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
 
 
 def pruner(space: Space, epochs: int) -> Any:
@@ -178,6 +235,9 @@ def open_study(sweep: Sweep) -> Any:
     study = optuna.create_study(storage=storage(sweep), sampler=sampler(space),
                                 pruner=pruner(space, sweep.spec["train"]["epochs"]), study_name=sweep.study,
                                 direction=space.direction, load_if_exists=True)
+    trials_before = len(study.get_trials(deepcopy=False))
+    if trials_before and space.seed is not None:
+        study.sampler = sampler(space, trials_before)
     if study.direction.name.lower() != space.direction:
         raise ZooError(f"study {sweep.study!r} in {sweep.storage or sweep.dir / JOURNAL_FILE} was made to "
                        f"{study.direction.name.lower()}, but {space.metric} is to {space.direction}; "
