@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 
@@ -134,3 +135,17 @@ def test_predict_from_python_refuses_one_string_instead_of_labelling_its_charact
     with pytest.raises(ZooError, match=r"texts must be a list of strings, not one str; for a single text, pass \[text\]"):
         classifier.predict("ta zapfy")
     assert len(classifier.predict(["ta zapfy"])) == 1
+
+
+def test_main_in_process_gives_the_callers_sigterm_handler_back():
+    """zoo.cli.main turns SIGTERM into an exception while it runs; a program (or a test run)
+    that calls it keeps its own handler afterwards."""
+    def mine(signum, frame):
+        return None
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        assert zoo.cli.main(["recipes", "--json"]) == 0
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -385,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     from zoo.memory import own_process
 
     own_process()  # the command's process is zoo's: its malloc and thread settings are ours to tune
-    signal.signal(signal.SIGTERM, _on_sigterm(os.getpid()))  # zoo serve installs its own (it drains, then exits 0)
+    # zoo serve installs its own (it drains, then exits 0); a caller's own handler is back on return
+    previous = signal.signal(signal.SIGTERM, _on_sigterm(os.getpid()))
     try:
         if args.plugins:
             from zoo.plugins import add_plugin_modules
@@ -419,3 +420,5 @@ def main(argv: list[str] | None = None) -> int:
         terminated = isinstance(exc, Terminated)
         print(f"zoo: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)
         return 128 + signal.SIGTERM if terminated else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)

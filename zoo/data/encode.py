@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +163,15 @@ def _init_worker(texts: Sequence[str], tokenizer: Tokenizer) -> None:
     _TEXTS, _TOKENIZER = texts, tokenizer
 
 
+def _init_pool_worker(texts: Sequence[str], tokenizer: Tokenizer) -> None:
+    """A pool worker's start: the texts and tokenizer, and SIGTERM back to its default. The pool
+    stops its workers with SIGTERM, and a handler inherited from the parent (``zoo`` turns SIGTERM
+    into an exception to unwind the command) would have to run in Python first, while a worker
+    blocked on the pool's queue lock may never get there."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _init_worker(texts, tokenizer)
+
+
 def _tokenize_chunk(bounds: tuple[int, int]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Tokenize ``_TEXTS[start:end]`` into ids over a chunk-local table."""
     start, end = bounds
@@ -202,7 +212,7 @@ def _chunks(
     methods = multiprocessing.get_all_start_methods()
     # fork shares the texts with the workers without pickling them; elsewhere they are sent once.
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with context.Pool(workers, initializer=_init_worker, initargs=(texts, tokenizer)) as pool:
+    with context.Pool(workers, initializer=_init_pool_worker, initargs=(texts, tokenizer)) as pool:
         yield from pool.imap(_tokenize_chunk, bounds)
 
 
