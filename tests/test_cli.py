@@ -143,9 +143,11 @@ def test_main_in_process_gives_the_callers_sigterm_handler_back():
     def mine(signum, frame):
         return None
 
+    from zoo.cli import main
+
     previous = signal.signal(signal.SIGTERM, mine)
     try:
-        assert zoo.cli.main(["recipes", "--json"]) == 0
+        assert main(["recipes", "--json"]) == 0
         assert signal.getsignal(signal.SIGTERM) is mine
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from zoo.data.encode import EncodedSplit, encode_texts, tokenize_table
-from zoo.cli import _on_sigterm
 from zoo.data.vocab import Vocab
 from zoo.errors import DataError
+from zoo.signals import on_sigterm
 
 DOCS = [["b", "a", "c"], ["a", "b", "e"], ["d", "e", "e"], ["zz"]]
 # counts: e 3, a 2, b 2, c 1, d 1, zz 1  -> ties broken by the token string
@@ -103,7 +103,7 @@ def _sigterm_disposition(text: str) -> list[str]:
 def test_tokenizer_workers_die_of_sigterm_whatever_the_parent_handles():
     """The pool stops its workers with SIGTERM; one that inherited zoo's Python-level handler and
     sat blocked on the pool's queue lock hung the pool's exit (seen once in the suite)."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm(os.getpid()))
+    previous = signal.signal(signal.SIGTERM, on_sigterm(os.getpid()))
     try:
         table = tokenize_table(["a b"] * 1500, _sigterm_disposition, workers=2)
     finally:

@@ -351,30 +351,6 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     return args
 
 
-class Terminated(KeyboardInterrupt):
-    """A SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt.
-
-    Python's default for SIGTERM ends the process on the spot, leaving the temporary file of a
-    write in progress (``.scored.csv.x1y2.tmp`` beside ``zoo predict --output``) behind; raised,
-    it unwinds like Ctrl-C: :mod:`zoo.io` removes the temporary file, a training says how to
-    resume, a sweep marks its trial for a retry.
-    """
-
-
-def _on_sigterm(owner: int) -> Callable[[int, Any], None]:
-    """The SIGTERM handler of the process ``owner``; a child forked from it (a pool worker,
-    which its pool stops with SIGTERM) dies of the signal as it would have without zoo."""
-
-    def terminate(signum: int, frame: Any) -> None:
-        if os.getpid() != owner:
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-            return
-        raise Terminated()
-
-    return terminate
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit status."""
     parser = build_parser()
@@ -386,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
 
     own_process()  # the command's process is zoo's: its malloc and thread settings are ours to tune
     # zoo serve installs its own (it drains, then exits 0); a caller's own handler is back on return
-    previous = signal.signal(signal.SIGTERM, _on_sigterm(os.getpid()))
+    from zoo.signals import Terminated, on_sigterm
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm(os.getpid()))
     try:
         if args.plugins:
             from zoo.plugins import add_plugin_modules

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from zoo.io import atomic_write
+from zoo.signals import held
 
 #: Texts per task sent to a worker process.
 CHUNK = 512
@@ -212,7 +213,9 @@ def _chunks(
     methods = multiprocessing.get_all_start_methods()
     # fork shares the texts with the workers without pickling them; elsewhere they are sent once.
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with context.Pool(workers, initializer=_init_pool_worker, initargs=(texts, tokenizer)) as pool:
+    with held():  # a SIGTERM while the workers fork is raised once they have
+        pool = context.Pool(workers, initializer=_init_pool_worker, initargs=(texts, tokenizer))
+    with pool:
         yield from pool.imap(_tokenize_chunk, bounds)
 
 
