@@ -27,16 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from export_speed import MEASURE  # runs a command, then prints its peak RSS (MB) last
 from predict_throughput import read_test_reviews
-
-#: Runs the command given, then prints the peak resident memory (MB) of its process tree. Measured
-#: from this small process: a child of the large parent would count the parent's pages.
-MEASURE = """\
-import resource, subprocess, sys
-status = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-sys.exit(status)
-"""
 
 #: The baseline: the whole file in memory at once.
 WHOLE_FILE = """\
