@@ -7,6 +7,7 @@ import hashlib
 import http.server
 import io
 import os
+import signal
 import tarfile
 import threading
 from pathlib import Path
@@ -19,6 +20,11 @@ from plugin_packages import FOREIGN_PLUGINS
 os.environ["ZOO_DISABLE_PLUGINS"] = ",".join(sorted(FOREIGN_PLUGINS))
 for _setting in ("ZOO_PLUGINS", "ZOO_STRICT_PLUGINS"):
     os.environ.pop(_setting, None)
+
+# The commands the tests start get Ctrl-C as a user's terminal gives it. A suite started in the
+# background (`cmd &` in a script, nohup) inherits SIGINT ignored, and an ignored signal stays
+# ignored through exec: `zoo train` then ran on through a test's SIGINT and exited 0.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 GROUPS = [(split, label) for split in ("train", "test") for label in ("neg", "pos")]
 

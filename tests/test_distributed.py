@@ -71,7 +71,8 @@ def test_a_distributed_run_with_dropout_resumes_exactly(env, tmp_path):  # noqa:
     """Each rank draws its own dropout masks, so each rank's random state is saved and restored."""
     dropout = [*SMALL, "--set", "train.epochs=3", "--set", "model.embedding.dropout=0.3"]
     whole = tmp_path / "whole"
-    assert torchrun(env, "imdb-lstm", *dropout, "--out", str(whole)).returncode == 0
+    done = torchrun(env, "imdb-lstm", *dropout, "--out", str(whole))
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
     killed = tmp_path / "killed"
     stopped = torchrun({**env, "ZOO_PLUGINS": "killer", "KILL_AT_EPOCH": "1", "KILL_SIGNAL": "SIGKILL"},
                        "imdb-lstm", *dropout, "--out", str(killed))

@@ -569,4 +569,7 @@ class _Trainer:
             atomic_write_json(self.run_dir.writable(self.run_dir.summary_file), summary)
             write_card(self.run_dir, self.spec, self.plugins.registry)
         self._notify("on_run_end", summary=summary)
+        # the ranks leave the group together, so that none closes its connections while rank 0
+        # still holds the group open writing files (a rank once died of SIGABRT in CI)
+        self.dist.barrier()
         return summary
