@@ -11,10 +11,9 @@ import pytest
 
 from _zoo_builtins.imdb import OFFICIAL_URL, ImdbConfig
 from _zoo_builtins.imdb_reader import ImdbDataset
+from conftest import REAL_IMDB_SOURCE as REAL_SOURCE
 from zoo.data.interface import Dataset
 from zoo.errors import DataError
-
-REAL_SOURCE = os.environ.get("ZOO_IMDB_SOURCE")
 
 
 def imdb(**config):
