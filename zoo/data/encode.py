@@ -17,6 +17,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo.data.vocab import Vocab
 from zoo.io import atomic_write
 from zoo.signals import held
 
@@ -157,20 +159,21 @@ class TokenTable:
 
 _TEXTS: Sequence[str] = ()
 _TOKENIZER: Tokenizer | None = None
+_VOCAB: Any = None
 
 
-def _init_worker(texts: Sequence[str], tokenizer: Tokenizer) -> None:
-    global _TEXTS, _TOKENIZER
-    _TEXTS, _TOKENIZER = texts, tokenizer
+def _init_worker(texts: Sequence[str], tokenizer: Tokenizer, vocab: Any = None) -> None:
+    global _TEXTS, _TOKENIZER, _VOCAB
+    _TEXTS, _TOKENIZER, _VOCAB = texts, tokenizer, vocab
 
 
-def _init_pool_worker(texts: Sequence[str], tokenizer: Tokenizer) -> None:
-    """A pool worker's start: the texts and tokenizer, and SIGTERM back to its default. The pool
-    stops its workers with SIGTERM, and a handler inherited from the parent (``zoo`` turns SIGTERM
-    into an exception to unwind the command) would have to run in Python first, while a worker
-    blocked on the pool's queue lock may never get there."""
+def _init_pool_worker(texts: Sequence[str], tokenizer: Tokenizer, vocab: Any) -> None:
+    """A pool worker's start: the texts, tokenizer and vocabulary, and SIGTERM back to its
+    default. The pool stops its workers with SIGTERM, and a handler inherited from the parent
+    (``zoo`` turns SIGTERM into an exception to unwind the command) would have to run in Python
+    first, while a worker blocked on the pool's queue lock may never get there."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _init_worker(texts, tokenizer)
+    _init_worker(texts, tokenizer, vocab)
 
 
 def _tokenize_chunk(bounds: tuple[int, int]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -188,6 +191,24 @@ def _tokenize_chunk(bounds: tuple[int, int]) -> tuple[list[str], np.ndarray, np.
     return list(local), np.asarray(ids, dtype=np.int32), lengths
 
 
+def _encode_chunk(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Tokenize ``_TEXTS[start:end]`` straight into ``_VOCAB``'s ids: ``(ids, lengths)``.
+
+    Prediction needs no token table: each token is looked up once, as it comes, in C
+    (``array.extend`` over the vocabulary's lookup) rather than entered in a chunk-local table,
+    remapped, and mapped through the vocabulary again.
+    """
+    start, end = bounds
+    tokenizer, encode = _TOKENIZER, _VOCAB.encode
+    ids = array("i")
+    lengths = np.empty(end - start, dtype=np.int64)
+    for k, text in enumerate(_TEXTS[start:end]):
+        tokens = tokenizer(text)  # type: ignore[misc]
+        ids.extend(encode(tokens))
+        lengths[k] = len(tokens)
+    return np.frombuffer(ids, dtype=np.int32) if len(ids) else np.zeros(0, np.int32), lengths
+
+
 def default_workers(n_texts: int) -> int:
     """Worker processes for ``n_texts``: 1 (in-process) when small, else the usable CPUs (≤ 8)."""
     if n_texts < POOL_THRESHOLD:
@@ -200,13 +221,15 @@ def default_workers(n_texts: int) -> int:
 
 
 def _chunks(
-    texts: Sequence[str], tokenizer: Tokenizer, workers: int
-) -> Iterator[tuple[list[str], np.ndarray, np.ndarray]]:
+    texts: Sequence[str], tokenizer: Tokenizer, workers: int, work: Callable[[tuple[int, int]], Any] = _tokenize_chunk,
+    vocab: Any = None,
+) -> Iterator[Any]:
+    """``work(bounds)`` for each chunk of ``texts``, in order; in ``workers`` processes when more than one."""
     bounds = [(i, min(i + CHUNK, len(texts))) for i in range(0, len(texts), CHUNK)]
     if workers <= 1 or len(bounds) <= 1:
-        _init_worker(texts, tokenizer)
+        _init_worker(texts, tokenizer, vocab)
         try:
-            yield from map(_tokenize_chunk, bounds)
+            yield from map(work, bounds)
         finally:
             _init_worker((), None)  # type: ignore[arg-type]
         return
@@ -214,9 +237,9 @@ def _chunks(
     # fork shares the texts with the workers without pickling them; elsewhere they are sent once.
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with held():  # a SIGTERM while the workers fork is raised once they have
-        pool = context.Pool(workers, initializer=_init_pool_worker, initargs=(texts, tokenizer))
+        pool = context.Pool(workers, initializer=_init_pool_worker, initargs=(texts, tokenizer, vocab))
     with pool:
-        yield from pool.imap(_tokenize_chunk, bounds)
+        yield from pool.imap(work, bounds)
 
 
 def tokenize_table(
@@ -274,7 +297,7 @@ def require_texts(texts: Sequence[Any]) -> list[str]:
 def encode_texts(
     texts: Sequence[str],
     tokenizer: Tokenizer,
-    vocab: Any,
+    vocab: Vocab,
     labels: Sequence[int] | np.ndarray | None = None,
     *,
     workers: int | None = None,
@@ -282,10 +305,16 @@ def encode_texts(
     """Tokenize ``texts`` and map them through ``vocab`` (prediction, evaluation of new data).
 
     ``labels`` default to ``-1`` (unknown); ids, or multi-hot rows for multi-label data. Large
-    inputs use worker processes.
+    inputs use worker processes. The ids are those of tokenizing each text and encoding its
+    tokens with :meth:`Vocab.encode <zoo.data.vocab.Vocab.encode>`.
     """
-    table = tokenize_table(list(texts), tokenizer, workers=workers)
+    texts = list(texts)
     label_array = np.full(len(texts), -1, np.int64) if labels is None else np.asarray(labels)
     if len(label_array) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(label_array)} labels")
-    return EncodedSplit(vocab_mapping(table.tokens, vocab)[table.ids], table.offsets, label_array)
+    if workers is None:
+        workers = default_workers(len(texts))
+    parts = list(_chunks(texts, tokenizer, workers, _encode_chunk, vocab))
+    ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
+    lengths = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
+    return EncodedSplit(ids, _offsets(lengths), label_array)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,7 @@ class Vocab:
 
     def encode(self, tokens: Iterable[str]) -> list[int]:
         """The ids of ``tokens``; unknown ones map to ``<unk>`` (1)."""
-        get, unk = self._index.get, self.UNK
-        return [get(token, unk) for token in tokens]
+        return list(map(self._index.get, tokens, repeat(self.UNK)))  # the lookups in C
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """The tokens of ``ids``."""
