@@ -14,6 +14,11 @@ in a dict; the LSTM runs on a packed sequence (``enforce_sorted=False``); a sigm
 zoo's side is ``zoo.trainer.train_epoch`` on data prepared once (tokenized and cached), in
 length-bucketed batches, and validation in batches of ``train.eval_batch_size``.
 
+The yardstick that does not depend on the neighbours: the same invocation measures this machine's
+float32 matrix-product peak (before and after the pipelines, the higher kept) and counts the
+recurrent layers' arithmetic for the epoch's real tokens (:func:`recurrent_flops_per_token`).
+The ``x floor`` column is each pipeline's training seconds per epoch over that floor.
+
     python benchmarks/speed.py --epochs 1              # the full 20,000-review training split
     python benchmarks/speed.py --limit 2000            # a quick check (under a minute)
     python benchmarks/speed.py --also train.cpu_shards=1   # add a row: zoo with one lever undone
@@ -137,6 +142,37 @@ def zoo_pipeline(spec, data, epochs: int) -> list[dict]:
     return records
 
 
+def matmul_peak(size: int = 2048, repeats: int = 8) -> float:
+    """This machine's float32 matrix-product rate (FLOP/s) on torch's current thread count: the
+    best of ``repeats`` products of two ``size`` x ``size`` matrices."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    torch.mm(a, b)  # warm-up: oneDNN/BLAS picks its kernels and touches the pages
+    best = float("inf")
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - tick)
+    return 2 * size**3 / best
+
+
+def recurrent_flops_per_token(encoder, embedding_dim: int) -> float:
+    """Floating-point operations one token costs the recurrent layers in a training step.
+
+    Per layer and direction a time step is one product of ``gates * H`` outputs over the layer's
+    input and the previous state (``2 * gates * H * (in + H)`` operations, ``gates`` = 4 for an
+    LSTM, 3 for a GRU, 1 for a plain RNN); the backward pass costs about twice the forward (the
+    gradients of the inputs and of the weights), so a training step is three times the forward.
+    The embedding, the head and the gate nonlinearities are left out: this is a floor.
+    """
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[encoder.type]
+    hidden, directions = encoder.hidden_size, 2 if encoder.bidirectional else 1
+    forward, width = 0, embedding_dim
+    for _ in range(encoder.num_layers):
+        forward += directions * 2 * gates * hidden * (width + hidden)
+        width = hidden * directions
+    return 3.0 * forward
+
+
 def main() -> None:
     from zoo.memory import own_process
 
@@ -178,25 +214,35 @@ def main() -> None:
 
     print(f"train reviews: {len(frames['train'])}, valid reviews: {len(frames['valid'])}, "
           f"epochs: {args.epochs}, torch threads: {torch.get_num_threads()}")
+    peaks = [matmul_peak()]
     results = {} if args.skip_notebook else {
         "notebook-style": notebook_pipeline(frames["train"], frames["valid"], tokenize, args.epochs)}
     results[f"zoo {args.recipe}" if args.recipe != "imdb-lstm" else "zoo"] = zoo_pipeline(spec, data, args.epochs)
     for extra in args.also:
         variant = zoo.load_spec(args.recipe, [*overrides, extra])
         results[f"zoo {extra}"] = zoo_pipeline(variant, prepare_data(variant, registry), args.epochs)
+    peaks.append(matmul_peak())  # before and after: the higher (the stricter floor) counts
+    peak = max(peaks)
+    # the floor: the recurrent arithmetic of the epoch's real tokens (padding not counted) at the peak
+    per_token = recurrent_flops_per_token(spec.model.encoder, spec.model.embedding.dim)
     rows = {}
     for name, records in results.items():
         train_s = np.mean([r["train_seconds"] for r in records])
         valid_s = np.mean([r["valid_seconds"] for r in records])
         tokens = np.mean([r["tokens"] for r in records])
-        rows[name] = (train_s, valid_s, tokens / train_s, records[-1]["valid_accuracy"])
+        rows[name] = (train_s, valid_s, tokens / train_s, records[-1]["valid_accuracy"], tokens * per_token / peak)
+    floor_tokens = np.mean([r["tokens"] for r in next(iter(results.values()))])
+    print(f"float32 matrix-product peak: {peak / 1e9:,.1f} GFLOP/s (before {peaks[0] / 1e9:,.1f}, after "
+          f"{peaks[1] / 1e9:,.1f}); {spec.model.encoder.type} recurrent work: {per_token / 1e3:,.1f} kFLOP per "
+          f"token, {floor_tokens * per_token / 1e12:.3f} TFLOP per epoch, floor "
+          f"{floor_tokens * per_token / peak:.2f} s")
     width = max(16, *(len(name) + 2 for name in rows))
     print(f"{'pipeline':<{width}}{'train s/epoch':>14}{'valid s':>9}{'tokens/s':>11}{'valid acc':>11}"
-          f"{'train speed-up':>16}{'valid speed-up':>16}")
+          f"{'train speed-up':>16}{'valid speed-up':>16}{'x floor':>9}")
     base = next(iter(rows.values()))
-    for name, (train_s, valid_s, rate, acc) in rows.items():
+    for name, (train_s, valid_s, rate, acc, floor_s) in rows.items():
         print(f"{name:<{width}}{train_s:>14.2f}{valid_s:>9.2f}{rate:>11,.0f}{acc:>11.4f}"
-              f"{base[0] / train_s:>15.1f}x{base[1] / valid_s:>15.1f}x")
+              f"{base[0] / train_s:>15.1f}x{base[1] / valid_s:>15.1f}x{train_s / floor_s:>8.2f}x")
 
 
 if __name__ == "__main__":
