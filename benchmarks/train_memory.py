@@ -3,9 +3,11 @@
 Each runs in a process of its own, one after the other, under a small parent that reports the
 child's peak resident set (``ru_maxrss``): the notebook-style pipeline of ``speed.py`` (its
 reviews in a pandas DataFrame, tokenized again in every batch), then ``zoo train`` as a user runs
-it, once with the prepared-data cache warm (every run after the first) and once cold (a private
-empty cache: it reads the archive and tokenizes). Both train one epoch of the default recipe on
-the same reviews.
+it, once with the prepared-data cache cold (a private empty cache: it reads the archive and
+tokenizes), then warm (every run after the first), then warm with glibc's malloc left alone
+(``ZOO_KEEP_FREED_MEMORY=0``, see ``zoo/memory.py``). Both train one epoch of the default recipe
+on the same reviews. The warm runs load this module as a plugin, whose lifecycle hooks report
+the resident memory at each phase, to show where it is taken.
 
     python benchmarks/train_memory.py                 # the full 20,000-review training split
     python benchmarks/train_memory.py --limit 4000    # a quicker check
@@ -23,7 +25,35 @@ import tempfile
 import time
 from pathlib import Path
 
-from export_speed import MEASURE  # runs a command, then prints its peak RSS (MB) last
+from zoo import hookimpl
+
+#: Lines ``phase NAME RSS HWM`` (MB) on stderr, written by this module's hooks when ``zoo train``
+#: runs with it as a plugin (``ZOO_PLUGINS=train_memory``): where the memory is taken.
+PHASE = "phase"
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) / 1024 for line in status if line.startswith(field))
+
+
+def _phase(name: str) -> None:
+    sys.stderr.write(f"{PHASE} {name.replace(' ', '_')} {_status_mb('VmRSS:'):.0f} {_status_mb('VmHWM:'):.0f}\n")
+
+
+@hookimpl
+def on_run_start(run) -> None:
+    _phase("data prepared, model built")
+
+
+@hookimpl
+def on_epoch_end(run, epoch, metrics) -> None:
+    _phase(f"epoch {epoch} trained and validated")
+
+
+@hookimpl
+def on_run_end(run, summary) -> None:
+    _phase("test split evaluated")
 
 
 def notebook_child(limit: int | None, source: str) -> None:
@@ -48,13 +78,16 @@ def notebook_child(limit: int | None, source: str) -> None:
     notebook_pipeline(frames["train"], frames["valid"], registry.build("tokenizer", spec.tokenizer), 1)
 
 
-def measured(command: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """``(peak RSS in MB, seconds)`` of ``command`` run in a process of its own."""
+def measured(command: list[str], env: dict[str, str]) -> tuple[float, float, list[str]]:
+    """``(peak RSS in MB, seconds, phase lines)`` of ``command`` run in a process of its own."""
+    from export_speed import MEASURE  # runs a command, then prints its peak RSS (MB) last
+
     tick = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", MEASURE, *command], capture_output=True, text=True, env=env)
     if result.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr[-3000:]}")
-    return float(result.stdout.strip().splitlines()[-1]), time.perf_counter() - tick
+    phases = [line for line in result.stderr.splitlines() if line.startswith(PHASE + " ")]
+    return float(result.stdout.strip().splitlines()[-1]), time.perf_counter() - tick, phases
 
 
 def main() -> None:
@@ -77,12 +110,21 @@ def main() -> None:
         rows["notebook-style pipeline"] = measured([sys.executable, __file__, "--notebook-child", *limit], env)
         cold = {**env, "ZOO_CACHE_DIR": str(Path(scratch) / "cache")}
         rows["zoo train, cold cache"] = measured([sys.executable, *train, "--out", f"{scratch}/cold"], cold)
-        rows["zoo train, warm cache"] = measured([sys.executable, *train, "--out", f"{scratch}/warm"], cold)
+        warm = {**cold, "ZOO_PLUGINS": "train_memory"}
+        rows["zoo train, warm cache"] = measured([sys.executable, *train, "--out", f"{scratch}/warm"], warm)
+        rows["zoo train, warm, malloc left alone"] = measured(
+            [sys.executable, *train, "--out", f"{scratch}/plain"], {**warm, "ZOO_KEEP_FREED_MEMORY": "0"})
     base = rows["notebook-style pipeline"][0]
     print(f"one epoch of the default recipe, {'all' if not args.limit else args.limit} reviews per split")
-    print(f"{'process':<26}{'peak RSS MB':>12}{'x notebook':>12}{'wall s':>9}")
-    for name, (peak, seconds) in rows.items():
-        print(f"{name:<26}{peak:>12,.0f}{peak / base:>11.2f}x{seconds:>9.1f}")
+    width = max(len(name) for name in rows) + 2
+    print(f"{'process':<{width}}{'peak RSS MB':>12}{'x notebook':>12}{'wall s':>9}")
+    for name, (peak, seconds, _) in rows.items():
+        print(f"{name:<{width}}{peak:>12,.0f}{peak / base:>11.2f}x{seconds:>9.1f}")
+    for name in ("zoo train, warm cache", "zoo train, warm, malloc left alone"):
+        print(f"{name}: resident MB (peak so far) at each phase")
+        for line in rows[name][2]:
+            _, phase, rss, hwm = line.split()
+            print(f"  {phase.replace('_', ' '):<36}{rss:>7} ({hwm})")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from zoo.parallel import batch_shards, resolve_shards, run_recurrent
+from zoo.parallel import batch_shards, final_states, resolve_shards, run_recurrent, run_recurrent_last
 from zoo.plugins import get_registry
 
 
@@ -133,3 +133,20 @@ def test_encoders_give_the_same_vectors_sharded(bidirectional):
     with batch_shards(2):
         sharded = encoder(x, lengths)
     torch.testing.assert_close(sharded, whole, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", [nn.RNN, nn.GRU, nn.LSTM])
+@pytest.mark.parametrize("grad", [False, True])
+def test_final_states_are_those_of_the_whole_sequence_bit_for_bit(cell, grad):
+    """Scoring picks each review's last state inside its shard's worker: the very values the
+    whole batch's states give, never their concatenation."""
+    torch.manual_seed(0)
+    layer = cell(6, 8, num_layers=2, batch_first=True)
+    x = torch.randn(9, 11, 6)
+    lengths = torch.tensor([11, 1, 5, 11, 3, 7, 2, 9, 4])
+    expected = torch.stack([layer(x[b : b + 1, : int(n)])[0][0, -1] for b, n in enumerate(lengths)])
+    with torch.set_grad_enabled(grad), batch_shards(2):
+        got = run_recurrent_last(layer, x, lengths)
+        whole = final_states(run_recurrent(layer, x), lengths)
+    assert torch.equal(got.detach(), whole.detach())
+    torch.testing.assert_close(got.detach(), expected.detach())

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.parallel import run_recurrent
+from zoo.parallel import run_recurrent, run_recurrent_last
 
 _LAYERS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -66,11 +66,12 @@ class RecurrentEncoder(nn.Module):
         lengths = lengths.to(x.device)
         if self.bidirectional:
             states, last = self._bidirectional(x, lengths)
+            if self.pooling == "last":
+                return last
+        elif self.pooling == "last":
+            return run_recurrent_last(self.rnn, x, lengths)
         else:
             states = run_recurrent(self.rnn, x)
-            last = _gather_time(states, (lengths - 1).unsqueeze(1)).squeeze(1)
-        if self.pooling == "last":
-            return last
         mask = (torch.arange(states.size(1), device=x.device)[None, :] < lengths[:, None]).unsqueeze(2)
         if self.pooling == "mean":
             return (states * mask).sum(1) / lengths.clamp(min=1).unsqueeze(1).to(states.dtype)
