@@ -63,3 +63,15 @@ def test_answers_come_while_stdin_is_still_open(tiny_run):
         process.stdout.read()
         process.wait(timeout=60)
     assert process.returncode == 0
+
+
+def test_a_reader_that_closes_the_pipe_ends_zoo_quietly(tiny_run):
+    """``zoo predict RUN - --json | head -1``: once the reader has gone, zoo stops without a
+    BrokenPipeError traceback (exit status 1, as for a table)."""
+    process = subprocess.Popen([sys.executable, "-m", "zoo", "predict", str(tiny_run), "-", "--json"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=plugin_env())
+    process.stdout.close()  # the reader has gone before the first answer
+    _, stderr = process.communicate(b"ta zapfy\n" * 3_000, timeout=120)
+    assert process.returncode == 1
+    assert b"Traceback" not in stderr and b"BrokenPipeError" not in stderr, stderr.decode()
