@@ -124,3 +124,16 @@ def test_a_worker_that_dies_is_an_error_not_a_hang():
     vocab = Vocab(["<pad>", "<unk>", "a"])
     with pytest.raises(ZooError, match="worker process tokenizing the texts died"):
         encode_texts(["a b"] * 1_100 + ["die"], _die_in_a_worker, vocab, workers=2)
+
+
+def _encode_many(n: int) -> int:
+    vocab = Vocab(["<pad>", "<unk>", "a"])
+    return len(encode_texts(["a b"] * n, str.split, vocab))
+
+
+def test_many_texts_encode_inside_a_daemonic_process():
+    """``zoo.load(RUN).predict`` of 4,000 texts or more from a worker of the caller's own
+    multiprocessing.Pool: a daemonic process may not start the tokenizing workers, so it encodes
+    in-process instead of failing with an AssertionError."""
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map(_encode_many, [4_001]) == [4_001]

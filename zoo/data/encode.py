@@ -213,8 +213,12 @@ def _encode_chunk(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def default_workers(n_texts: int) -> int:
-    """Worker processes for ``n_texts``: 1 (in-process) when small, else the usable CPUs (≤ 8)."""
-    if n_texts < POOL_THRESHOLD:
+    """Worker processes for ``n_texts``: 1 (in-process) when small, else the usable CPUs (≤ 8).
+
+    Also 1 inside a daemonic process (a worker of the caller's own ``multiprocessing.Pool``
+    calling ``zoo.load(RUN).predict``), which multiprocessing forbids to start children.
+    """
+    if n_texts < POOL_THRESHOLD or multiprocessing.current_process().daemon:
         return 1
     try:
         cpus = len(os.sched_getaffinity(0))
