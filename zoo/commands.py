@@ -197,12 +197,29 @@ def _texts(arguments: list[str], max_chars: int) -> Iterator[tuple[str | None, s
 
     for position, text in enumerate(arguments, 1):
         if text == "-":
-            yield from read_lines(sys.stdin.buffer, max_chars, warn)
+            try:
+                yield from read_lines(_stdin(), max_chars, warn)
+            except OSError as exc:  # a descriptor opened only for writing, a device error
+                raise ZooError(f"'-' reads texts from stdin, which cannot be read: {exc.strerror or exc}") from None
             continue
         if len(text) > max_chars:
             warn(f"text {position} is longer than {max_chars:,} characters (--max-chars); only its first "
                  f"{max_chars:,} are used")
         yield text[:max_chars], None
+
+
+def _stdin() -> Any:
+    """Standard input as bytes, or an error when there is none to read (``zoo predict RUN - <&-``,
+    where Python's ``sys.stdin`` is ``None``, or a descriptor opened only for writing)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    try:
+        readable = stream is not None and stream.readable()
+    except ValueError:  # closed
+        readable = False
+    if not readable:
+        raise ZooError("'-' reads texts from stdin, which is closed or not readable; "
+                       "pipe them in (... | zoo predict RUN -) or pass them as arguments")
+    return stream
 
 
 def _print_answers(results: list[dict[str, Any]]) -> None:
