@@ -143,7 +143,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     ``--max-chars`` are cut, with a warning naming the line. Arguments alone give one table or
     one JSON array. The exit status is 1 when some text got an error instead of a label.
     """
-    from zoo.textlines import batches
+    from zoo.textlines import batches, nothing_to_read
 
     classifier = _predictor(args)
     if args.input or args.output:
@@ -154,7 +154,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     streamed = "-" in args.texts
     failed = 0
     collected: list[dict[str, Any]] = []
-    for batch in batches(_texts(args.texts, args.max_chars)):
+    waiting = (lambda: nothing_to_read(getattr(sys.stdin, "buffer", None))) if streamed else None
+    for batch in batches(_texts(args.texts, args.max_chars), waiting=waiting):
         valid = [text for text, error in batch if error is None]
         predictions = iter(classifier.predict(valid, top_k=args.top_k))
         results = [{"text": text, **({"error": error} if error else next(predictions))} for text, error in batch]
