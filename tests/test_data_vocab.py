@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 
@@ -11,7 +12,7 @@ import pytest
 
 from zoo.data.encode import EncodedSplit, encode_texts, tokenize_table
 from zoo.data.vocab import Vocab
-from zoo.errors import DataError
+from zoo.errors import DataError, ZooError
 from zoo.signals import on_sigterm
 
 DOCS = [["b", "a", "c"], ["a", "b", "e"], ["d", "e", "e"], ["zz"]]
@@ -109,3 +110,30 @@ def test_tokenizer_workers_die_of_sigterm_whatever_the_parent_handles():
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert table.tokens == ["default"]
+
+
+def _die_in_a_worker(text: str) -> list[str]:
+    """A tokenizer that kills the worker process tokenizing ``"die"`` (as the OOM killer would)."""
+    if text == "die" and multiprocessing.parent_process() is not None:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return text.split()
+
+
+def test_a_worker_that_dies_is_an_error_not_a_hang():
+    """multiprocessing.Pool never resends a dead worker's chunk: encoding must say so, not wait."""
+    vocab = Vocab(["<pad>", "<unk>", "a"])
+    with pytest.raises(ZooError, match="worker process tokenizing the texts died"):
+        encode_texts(["a b"] * 1_100 + ["die"], _die_in_a_worker, vocab, workers=2)
+
+
+def _encode_many(n: int) -> int:
+    vocab = Vocab(["<pad>", "<unk>", "a"])
+    return len(encode_texts(["a b"] * n, str.split, vocab))
+
+
+def test_many_texts_encode_inside_a_daemonic_process():
+    """``zoo.load(RUN).predict`` of 4,000 texts or more from a worker of the caller's own
+    multiprocessing.Pool: a daemonic process may not start the tokenizing workers, so it encodes
+    in-process instead of failing with an AssertionError."""
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map(_encode_many, [4_001]) == [4_001]

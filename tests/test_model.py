@@ -89,3 +89,37 @@ def test_planning_a_model_costs_no_compiler_import_and_gives_the_built_shapes():
 
     result = subprocess.run([sys.executable, "-c", PLANNED], capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["False", "True"], result.stderr
+
+
+CPU_SIZED = """
+import torch
+from pydantic import BaseModel
+import zoo
+from zoo.model import build_model, planned_state
+from zoo.spec import load_spec
+
+
+def build(config, input_size):
+    # a plugin that fills a tensor of its own on the CPU and reads it: its size is 6
+    size = int(torch.zeros(3, device="cpu").fill_(2.0).sum().item())
+    layer = torch.nn.Linear(input_size, size)
+    layer.output_size = size
+    return layer
+
+
+zoo.get_registry().register("encoder", "cpu-sized", config=BaseModel, factory=build)
+model = load_spec("imdb-lstm", ["model.encoder=cpu-sized"]).model
+planned = planned_state(model, 50, 1)
+built = {name: (tuple(value.shape), value.dtype) for name, value in build_model(model, 50, 1).state_dict().items()}
+print(planned == built, planned["encoder.weight"][0][0])
+"""
+
+
+def test_planning_fills_the_tensors_a_plugin_makes_on_the_cpu():
+    """Only meta tensors go unfilled while a model is planned: a plugin that fills a tensor of
+    its own on the CPU and reads it to size a layer is planned with the size it is built with."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", CPU_SIZED], capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["True", "6"], result.stderr

@@ -63,3 +63,33 @@ def test_answers_come_while_stdin_is_still_open(tiny_run):
         process.stdout.read()
         process.wait(timeout=60)
     assert process.returncode == 0
+
+
+def test_a_reader_that_closes_the_pipe_ends_zoo_quietly(tiny_run):
+    """``zoo predict RUN - --json | head -1``: once the reader has gone, zoo stops without a
+    BrokenPipeError traceback (exit status 1, as for a table)."""
+    process = subprocess.Popen([sys.executable, "-m", "zoo", "predict", str(tiny_run), "-", "--json"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=plugin_env())
+    process.stdout.close()  # the reader has gone before the first answer
+    _, stderr = process.communicate(b"ta zapfy\n" * 3_000, timeout=120)
+    assert process.returncode == 1
+    assert b"Traceback" not in stderr and b"BrokenPipeError" not in stderr, stderr.decode()
+
+
+def test_a_closed_stdin_is_one_message(tiny_run):
+    """``zoo predict RUN - <&-``: no stdin to read is a message and exit status 2, not a traceback."""
+    result = subprocess.run([sys.executable, "-m", "zoo", "predict", str(tiny_run), "-", "--json"],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=plugin_env(),
+                            timeout=120, preexec_fn=lambda: __import__("os").close(0))
+    assert result.returncode == 2, result.stderr
+    assert "stdin, which is closed or not readable" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_stdin_opened_for_writing_is_one_message(tiny_run, tmp_path):
+    """``zoo predict RUN - 0>file``: a stdin that cannot be read is a message, not an OSError traceback."""
+    with open(tmp_path / "out.txt", "wb") as write_only:
+        result = subprocess.run([sys.executable, "-m", "zoo", "predict", str(tiny_run), "-", "--json"],
+                                stdin=write_only, capture_output=True, text=True, env=plugin_env(), timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "stdin, which cannot be read" in result.stderr and "Traceback" not in result.stderr

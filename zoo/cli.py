@@ -394,6 +394,10 @@ def main(argv: list[str] | None = None) -> int:
 
         err().print(f"[bold red]error:[/] {safe(message)}", highlight=False)
         return 2
+    except BrokenPipeError:
+        from zoo.console import reader_gone
+
+        return reader_gone()
     except KeyboardInterrupt as exc:
         terminated = isinstance(exc, Terminated)
         print(f"zoo: {'terminated' if terminated else 'interrupted'}", file=sys.stderr)

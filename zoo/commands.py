@@ -143,7 +143,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     ``--max-chars`` are cut, with a warning naming the line. Arguments alone give one table or
     one JSON array. The exit status is 1 when some text got an error instead of a label.
     """
-    from zoo.textlines import batches
+    from zoo.textlines import batches, nothing_to_read
 
     classifier = _predictor(args)
     if args.input or args.output:
@@ -154,7 +154,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     streamed = "-" in args.texts
     failed = 0
     collected: list[dict[str, Any]] = []
-    for batch in batches(_texts(args.texts, args.max_chars)):
+    waiting = (lambda: nothing_to_read(getattr(sys.stdin, "buffer", None))) if streamed else None
+    for batch in batches(_texts(args.texts, args.max_chars), waiting=waiting):
         valid = [text for text, error in batch if error is None]
         predictions = iter(classifier.predict(valid, top_k=args.top_k))
         results = [{"text": text, **({"error": error} if error else next(predictions))} for text, error in batch]
@@ -197,12 +198,29 @@ def _texts(arguments: list[str], max_chars: int) -> Iterator[tuple[str | None, s
 
     for position, text in enumerate(arguments, 1):
         if text == "-":
-            yield from read_lines(sys.stdin.buffer, max_chars, warn)
+            try:
+                yield from read_lines(_stdin(), max_chars, warn)
+            except OSError as exc:  # a descriptor opened only for writing, a device error
+                raise ZooError(f"'-' reads texts from stdin, which cannot be read: {exc.strerror or exc}") from None
             continue
         if len(text) > max_chars:
             warn(f"text {position} is longer than {max_chars:,} characters (--max-chars); only its first "
                  f"{max_chars:,} are used")
         yield text[:max_chars], None
+
+
+def _stdin() -> Any:
+    """Standard input as bytes, or an error when there is none to read (``zoo predict RUN - <&-``,
+    where Python's ``sys.stdin`` is ``None``, or a descriptor opened only for writing)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    try:
+        readable = stream is not None and stream.readable()
+    except ValueError:  # closed
+        readable = False
+    if not readable:
+        raise ZooError("'-' reads texts from stdin, which is closed or not readable; "
+                       "pipe them in (... | zoo predict RUN -) or pass them as arguments")
+    return stream
 
 
 def _print_answers(results: list[dict[str, Any]]) -> None:

@@ -89,9 +89,33 @@ def json_only_stdout() -> Iterator[None]:
         sys.stderr.flush()
         sys.stdout, _json_stream = original, None
         if fds is not None:
-            stream.flush()
-            os.dup2(saved, out_fd)
-            stream.close()
+            try:
+                stream.flush()  # raises BrokenPipeError when the reader has gone (| head -1)
+            finally:
+                os.dup2(saved, out_fd)
+                _close_quietly(stream)
+
+
+def _close_quietly(stream: TextIO) -> None:
+    """Close ``stream``, dropping what it still holds if its reader has gone."""
+    try:
+        stream.close()
+    except BrokenPipeError:
+        pass
+
+
+def reader_gone() -> int:
+    """Exit status once stdout's reader has closed the pipe (``zoo predict RUN - | head -1``).
+
+    Nothing is wrong with zoo, so no traceback; stdout is pointed at ``/dev/null`` so that
+    Python's own flush at exit cannot fail again. 1, as rich gives when a table meets a closed pipe.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # a stdout without a file descriptor (a test's capture)
+        pass
+    return 1
 
 
 def _file_descriptors(*streams: TextIO) -> tuple[int, ...] | None:

@@ -108,6 +108,8 @@ class _SkipFills(torch.overrides.TorchFunctionMode):
     Why it matters: torch fills a ``meta`` tensor at random through Python reference code that
     imports ``torch._dynamo`` on first use, which took 0.8 s of every command that loads a run
     (``zoo predict`` started in 2.4 s). Shapes and dtypes, all that is read here, are unchanged.
+    Only meta tensors are skipped: a plugin may fill a tensor of its own on the CPU and read it
+    (to size a layer, say), and must read what it wrote.
     """
 
     _FILLS = frozenset(getattr(torch.Tensor, name) for name in (
@@ -118,7 +120,9 @@ class _SkipFills(torch.overrides.TorchFunctionMode):
         kwargs = kwargs or {}
         name = getattr(func, "__name__", "")
         if func in self._FILLS or (getattr(func, "__module__", None) == "torch.nn.init" and name.endswith("_")):
-            return args[0] if args else kwargs["tensor"]
+            target = args[0] if args else kwargs.get("tensor")
+            if getattr(target, "is_meta", False):
+                return target
         return func(*args, **kwargs)
 
 

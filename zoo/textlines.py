@@ -9,6 +9,7 @@ megabytes, not gigabytes, and answers flow while the input is still being read.
 from __future__ import annotations
 
 import codecs
+import select
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO
 
@@ -52,15 +53,28 @@ def read_lines(stream: BinaryIO, max_chars: int = MAX_TEXT_CHARS,
 
 
 def batches(items: Iterable[Item], size: int = STDIN_BATCH_TEXTS,
-            max_chars: int = STDIN_BATCH_CHARS) -> Iterator[list[Item]]:
-    """``items`` in lists of at most ``size`` items, closed once they hold ``max_chars`` characters."""
+            max_chars: int = STDIN_BATCH_CHARS, waiting: Callable[[], bool] | None = None) -> Iterator[list[Item]]:
+    """``items`` in lists of at most ``size`` items, closed once they hold ``max_chars`` characters,
+    or as soon as ``waiting()`` says the next item is not there yet: a slow producer's lines
+    (``tail -f log | zoo predict RUN -``) are answered as they come, not once 8,192 have."""
     batch: list[Item] = []
     chars = 0
     for item in items:
         batch.append(item)
         chars += len(item[0] or "")
-        if len(batch) >= size or chars >= max_chars:
+        if len(batch) >= size or chars >= max_chars or (waiting is not None and waiting()):
             yield batch
             batch, chars = [], 0
     if batch:
         yield batch
+
+
+def nothing_to_read(stream: BinaryIO) -> bool:
+    """Whether reading ``stream`` now would wait: its descriptor has no data (nor end of file)
+    ready. Bytes already in the stream's buffer are not seen, so the answer may be a needless yes
+    (a smaller batch), never a wait for a batch to fill."""
+    try:
+        ready, _, _ = select.select([stream], [], [], 0)
+    except (OSError, TypeError, ValueError):  # no stream or descriptor, or one select cannot watch
+        return False
+    return not ready

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from zoo.data.vocab import Vocab
+from zoo.errors import ZooError
 from zoo.io import atomic_write
 from zoo.signals import held
 
@@ -33,6 +34,8 @@ from zoo.signals import held
 CHUNK = 512
 #: Below this many texts, tokenizing in-process beats starting workers.
 POOL_THRESHOLD = 4000
+#: How often, while waiting for a worker's chunk, the pool's workers are checked to be alive.
+WATCH_SECONDS = 0.5
 
 Tokenizer = Callable[[str], list[str]]
 
@@ -210,8 +213,12 @@ def _encode_chunk(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def default_workers(n_texts: int) -> int:
-    """Worker processes for ``n_texts``: 1 (in-process) when small, else the usable CPUs (≤ 8)."""
-    if n_texts < POOL_THRESHOLD:
+    """Worker processes for ``n_texts``: 1 (in-process) when small, else the usable CPUs (≤ 8).
+
+    Also 1 inside a daemonic process (a worker of the caller's own ``multiprocessing.Pool``
+    calling ``zoo.load(RUN).predict``), which multiprocessing forbids to start children.
+    """
+    if n_texts < POOL_THRESHOLD or multiprocessing.current_process().daemon:
         return 1
     try:
         cpus = len(os.sched_getaffinity(0))
@@ -239,7 +246,28 @@ def _chunks(
     with held():  # a SIGTERM while the workers fork is raised once they have
         pool = context.Pool(workers, initializer=_init_pool_worker, initargs=(texts, tokenizer, vocab))
     with pool:
-        yield from pool.imap(work, bounds)
+        yield from _watched(pool, pool.imap(work, bounds))
+
+
+def _watched(pool: Any, results: Any) -> Iterator[Any]:
+    """``results`` of ``pool.imap``, or an error once one of the pool's workers has died.
+
+    A worker killed (by the kernel out of memory, by hand, by a tokenizer that crashes the
+    interpreter) takes its chunk with it, and ``imap`` would wait for that chunk forever: the
+    pool starts a replacement but never resends the work. Workers do not end on their own, so
+    any exit status among those started is such a death.
+    """
+    workers = list(pool._pool)  # the processes started; the pool replaces a dead one silently
+    while True:
+        try:
+            yield results.next(timeout=WATCH_SECONDS)
+        except StopIteration:
+            return
+        except multiprocessing.TimeoutError:
+            dead = [w for w in workers if w.exitcode is not None]
+            if dead:
+                raise ZooError(f"a worker process tokenizing the texts died (exit status {dead[0].exitcode}); "
+                               "the texts were not encoded") from None
 
 
 def tokenize_table(
