@@ -28,9 +28,11 @@ def test_a_huge_stdin_is_answered_line_by_line_in_bounded_memory(tiny_run):
 
     errors: list[bytes] = []
     threading.Thread(target=feed, daemon=True).start()
-    threading.Thread(target=lambda: errors.append(process.stderr.read()), daemon=True).start()
+    reader = threading.Thread(target=lambda: errors.append(process.stderr.read()), daemon=True)
+    reader.start()
     answers = [json.loads(line) for line in process.stdout]  # JSON Lines, one per stdin line
     process.wait(timeout=120)
+    reader.join(timeout=60)  # stderr is read to its end in that thread: wait for it
     stderr, peak = peak_mb(errors[0])
     assert process.returncode == 1, stderr  # the last line is not UTF-8
     assert len(answers) == 2_001
