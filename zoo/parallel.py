@@ -22,8 +22,9 @@ import contextlib
 import contextvars
 import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import torch
 from torch import nn
@@ -117,17 +118,22 @@ def run_recurrent(layer: nn.RNNBase, x: torch.Tensor) -> torch.Tensor:
     if not _shardable(layer, x, count):
         return layer(x)[0]
     dim = 0 if layer.batch_first else 1
-    pool = _pool(count)
     if not torch.is_grad_enabled():
-        modes = _thread_modes(grad=False)
-
-        def forward(shard: torch.Tensor) -> torch.Tensor:
-            with modes():
-                return layer(shard)[0]
-
-        return torch.cat(list(pool.map(forward, x.chunk(count, dim))), dim)
+        return torch.cat(_scored_shards(count, lambda shard: layer(shard)[0], x.chunk(count, dim)), dim)
     weights = [w for w in layer.parameters() if w.requires_grad]
-    return _ShardedLayer.apply(layer, pool, count, dim, _thread_modes(grad=True), x, *weights)
+    return _ShardedLayer.apply(layer, _pool(count), count, dim, _thread_modes(grad=True), x, *weights)
+
+
+def _scored_shards(count: int, score: Callable[[Any], torch.Tensor], parts: Iterable[Any]) -> list[torch.Tensor]:
+    """``score(part)`` for each part, on the ``count`` workers, without gradients: in the caller's
+    inference and autocast modes."""
+    modes = _thread_modes(grad=False)
+
+    def scored(part: Any) -> torch.Tensor:
+        with modes():
+            return score(part)
+
+    return list(_pool(count).map(scored, parts))
 
 
 def final_states(states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -147,14 +153,8 @@ def run_recurrent_last(layer: nn.RNNBase, x: torch.Tensor, lengths: torch.Tensor
     count = _SHARDS.get()
     if torch.is_grad_enabled() or not layer.batch_first or not _shardable(layer, x, count):
         return final_states(run_recurrent(layer, x), lengths)
-    modes = _thread_modes(grad=False)
-
-    def forward(part: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        shard, shard_lengths = part
-        with modes():
-            return final_states(layer(shard)[0], shard_lengths)
-
-    return torch.cat(list(_pool(count).map(forward, zip(x.chunk(count, 0), lengths.chunk(count, 0)))), 0)
+    parts = zip(x.chunk(count, 0), lengths.chunk(count, 0))
+    return torch.cat(_scored_shards(count, lambda part: final_states(layer(part[0])[0], part[1]), parts), 0)
 
 
 class _ShardedLayer(torch.autograd.Function):

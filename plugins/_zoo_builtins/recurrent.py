@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from zoo.parallel import run_recurrent, run_recurrent_last
+from zoo.parallel import final_states, run_recurrent, run_recurrent_last
 
 _LAYERS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -80,15 +80,14 @@ class RecurrentEncoder(nn.Module):
     def _bidirectional(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """States ``(B, T, 2H)`` in the original order, and the final state of each direction."""
         reverse = reverse_within_length(lengths, x.size(1))
-        end = (lengths - 1).unsqueeze(1)
         for depth, (left, right) in enumerate(self.layers):
             if depth:
                 x = self.dropout(x)
             forward_states = run_recurrent(left, x)
             backward_states = run_recurrent(right, _gather_time(x, reverse))
-            last = torch.cat([_gather_time(forward_states, end), _gather_time(backward_states, end)], 2)
+            last = torch.cat([final_states(forward_states, lengths), final_states(backward_states, lengths)], 1)
             x = torch.cat([forward_states, _gather_time(backward_states, reverse)], 2)
-        return x, last.squeeze(1)
+        return x, last
 
 
 def build_rnn(config, input_size: int) -> RecurrentEncoder:

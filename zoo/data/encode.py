@@ -8,8 +8,8 @@ milliseconds as ``.npz`` (read with ``allow_pickle=False``).
 Tokenizing is done by :func:`tokenize_table`: each chunk of texts is tokenized (in a worker
 process when there are many) into ids over a chunk-local token table, and the chunks are merged
 in order into one table in order of first appearance, so the result does not depend on the
-number of workers. :mod:`zoo.data.prepare` caches that result; :func:`encode_texts` maps it
-through a vocabulary.
+number of workers; :mod:`zoo.data.prepare` caches that result. Prediction has its vocabulary
+already: :func:`encode_texts` looks each token up as it comes, chunk by chunk the same way.
 """
 
 from __future__ import annotations
@@ -228,10 +228,13 @@ def default_workers(n_texts: int) -> int:
 
 
 def _chunks(
-    texts: Sequence[str], tokenizer: Tokenizer, workers: int, work: Callable[[tuple[int, int]], Any] = _tokenize_chunk,
-    vocab: Any = None,
+    texts: Sequence[str], tokenizer: Tokenizer, workers: int | None,
+    work: Callable[[tuple[int, int]], Any] = _tokenize_chunk, vocab: Any = None,
 ) -> Iterator[Any]:
-    """``work(bounds)`` for each chunk of ``texts``, in order; in ``workers`` processes when more than one."""
+    """``work(bounds)`` for each chunk of ``texts``, in order; in ``workers`` processes when more
+    than one (default: :func:`default_workers`)."""
+    if workers is None:
+        workers = default_workers(len(texts))
     bounds = [(i, min(i + CHUNK, len(texts))) for i in range(0, len(texts), CHUNK)]
     if workers <= 1 or len(bounds) <= 1:
         _init_worker(texts, tokenizer, vocab)
@@ -281,8 +284,6 @@ def tokenize_table(
 
     The result is the same whatever ``workers`` is (default: :func:`default_workers`).
     """
-    if workers is None:
-        workers = default_workers(len(texts))
     table: dict[str, int] = {}
     parts: list[np.ndarray] = []
     lengths: list[np.ndarray] = []
@@ -340,8 +341,6 @@ def encode_texts(
     label_array = np.full(len(texts), -1, np.int64) if labels is None else np.asarray(labels)
     if len(label_array) != len(texts):
         raise ValueError(f"{len(texts)} texts but {len(label_array)} labels")
-    if workers is None:
-        workers = default_workers(len(texts))
     parts = list(_chunks(texts, tokenizer, workers, _encode_chunk, vocab))
     ids = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0, np.int32)
     lengths = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.int64)
